@@ -1,0 +1,27 @@
+"""rnnlab: the reference implementations, data and graders of the course
+"Recurrent neural networks for NLP".
+
+One module per concept:
+
+- ``rnnlab.vocab``   token <-> id vocabulary with ``<unk>``, ``<s>``, ``</s>``
+- ``rnnlab.lm``      the language-model interface every model of the course shares
+                     (log-probability, perplexity, next-token distribution, sampling)
+- ``rnnlab.ngram``   n-gram counting and smoothed n-gram language models (chapter 01)
+- ``rnnlab.data``    offline data: the synthetic language with its exact oracle, stdlib
+                     corpora, sequence tasks, real-corpus loaders, batching
+- ``rnnlab.checks``  the named checks that grade every assignment part
+"""
+
+__version__ = "0.1.0"
+
+
+def device():
+    """The best available torch device: ``cuda``, then ``mps``, then ``cpu``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
