@@ -42,31 +42,33 @@ IMPLS = ("reference", "fused")
 
 # ---------------------------------------------------------------------------------------------
 # One time step of each cell. ``gx`` is the input half of the pre-activation,
-# ``gx = x_t W_ih^T + b_ih`` of shape (B, gates * H), computed for all steps at once by the
-# layers. ``b_hh`` is None when the caller has already folded it into ``gx``.
+# ``gx = x_t W_ih^T + b_ih`` of shape (B, G*H), computed for all steps at once by the layers.
+# ``w_hh_T`` is W_hh transposed, (H, G*H): the layers transpose it once per sequence, so that
+# the backward pass sums its gradient in one place rather than through a transpose per step.
+# ``b_hh`` is None when the caller has already folded it into ``gx``.
 # ---------------------------------------------------------------------------------------------
 
 
-def _add_recurrent(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
-    """gx + h W_hh^T + b_hh in one GEMM (``addmm``); shapes (B, G), (B, H), (G, H), (G,)."""
+def _add_recurrent(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None) -> Tensor:
+    """gx + h W_hh^T + b_hh in one GEMM (``addmm``); shapes (B, G), (B, H), (H, G), (G,)."""
     if b_hh is not None:
         gx = gx + b_hh
-    return torch.addmm(gx, h, w_hh.t())
+    return torch.addmm(gx, h, w_hh_T)
 
 
-def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) -> Tensor:
+def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None) -> Tensor:
     r"""Elman step :math:`h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`.
 
-    gx (B, H), h (B, H), w_hh (H, H), b_hh (H,) or None -> h_t (B, H)."""
-    return torch.tanh(_add_recurrent(gx, h, w_hh, b_hh))
+    gx (B, H), h (B, H), w_hh_T (H, H), b_hh (H,) or None -> h_t (B, H)."""
+    return torch.tanh(_add_recurrent(gx, h, w_hh_T, b_hh))
 
 
-def rnn_relu_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) -> Tensor:
+def rnn_relu_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None) -> Tensor:
     r"""Elman step with ReLU, :math:`h_t = \max(0, x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`."""
-    return torch.relu(_add_recurrent(gx, h, w_hh, b_hh))
+    return torch.relu(_add_recurrent(gx, h, w_hh_T, b_hh))
 
 
-def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor,
+def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
               b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
     r"""LSTM step, gates in torch's order i, f, g, o:
 
@@ -80,9 +82,9 @@ def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor,
         h_t = o_t \odot \tanh(c_t)
         \end{array}
 
-    gx (B, 4H), state = (h, c) each (B, H), w_hh (4H, H), b_hh (4H,) or None -> (h_t, c_t)."""
+    gx (B, 4H), state = (h, c) each (B, H), w_hh_T (H, 4H), b_hh (4H,) or None -> (h_t, c_t)."""
     h, c = state
-    gates = _add_recurrent(gx, h, w_hh, b_hh)        # all four pre-activations, (B, 4H)
+    gates = _add_recurrent(gx, h, w_hh_T, b_hh)        # all four pre-activations, (B, 4H)
     i, f, g, o = gates.chunk(4, 1)
     i = torch.sigmoid(i)                             # input gate
     f = torch.sigmoid(f)                             # forget gate
@@ -93,7 +95,7 @@ def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor,
     return h, c
 
 
-def gru_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) -> Tensor:
+def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None) -> Tensor:
     r"""GRU step, gates in torch's order r, z, n:
 
     .. math::
@@ -105,9 +107,9 @@ def gru_step(gx: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None = None) ->
         \end{array}
 
     The reset gate multiplies the *hidden* half of n's pre-activation, bias included, so
-    ``b_hh`` cannot be folded into ``gx``. gx (B, 3H), h (B, H), w_hh (3H, H), b_hh (3H,) or
+    ``b_hh`` cannot be folded into ``gx``. gx (B, 3H), h (B, H), w_hh_T (H, 3H), b_hh (3H,) or
     None -> h_t (B, H)."""
-    gh = torch.addmm(b_hh, h, w_hh.t()) if b_hh is not None else h @ w_hh.t()   # (B, 3H)
+    gh = torch.addmm(b_hh, h, w_hh_T) if b_hh is not None else h @ w_hh_T      # (B, 3H)
     x_rz, x_n = gx.split([2 * h.shape[-1], h.shape[-1]], 1)
     h_rz, h_n = gh.split([2 * h.shape[-1], h.shape[-1]], 1)
     r, z = torch.sigmoid(x_rz + h_rz).chunk(2, 1)   # reset and update gates together
@@ -195,7 +197,7 @@ class _CellBase(nn.Module):
             out = _FUSED_CELL[self.mode](input, state, *weights)
         else:
             gx = F.linear(input, self.weight_ih, self.bias_ih)    # x W_ih^T + b_ih
-            out = _STEP[self.mode](gx, state, self.weight_hh, self.bias_hh)
+            out = _STEP[self.mode](gx, state, self.weight_hh.t(), self.bias_hh)
         if not batched:
             out = tuple(s.squeeze(0) for s in out) if self.mode == "LSTM" else out.squeeze(0)
         return out
@@ -412,10 +414,11 @@ class _RecurrentLayer(nn.Module):
         if b_hh is not None and self.mode != "GRU":
             b_ih, b_hh = b_ih + b_hh, None
         gx = F.linear(x, w_ih, b_ih).unbind(0)
+        w_hh_T = w_hh.t()
         act = active.unbind(0) if active is not None else (None,) * len(gx)
         outputs = [None] * len(gx)
         for t in (reversed(range(len(gx))) if reverse else range(len(gx))):
-            new = step(gx[t], state if self.mode == "LSTM" else state[0], w_hh, b_hh)
+            new = step(gx[t], state if self.mode == "LSTM" else state[0], w_hh_T, b_hh)
             state = _keep_past_end(act[t], new if self.mode == "LSTM" else (new,), state)
             h = state[0]
             outputs[t] = h if act[t] is None else torch.where(act[t], h, 0.0)
