@@ -1,0 +1,213 @@
+r"""Neural models of the course, built on ``rnnlab.layers``: language models and task heads.
+
+- ``FixedWindowLM``: the neural probabilistic LM of Bengio et al. (2003), chapter 02.
+  The previous n-1 words' embeddings are concatenated and fed to a tanh hidden layer,
+
+  .. math::
+      x = [C(w_{t-n+1}); \dots; C(w_{t-1})], \qquad
+      P(w_t \mid w_{t-n+1}^{t-1}) = \mathrm{softmax}(b + U \tanh(d + H x)).
+
+  (The paper's optional direct connections W x are left out.)
+- ``RNNLM``: embedding, a recurrent layer of any kind (``"rnn"``, ``"rnn_relu"``, ``"lstm"``,
+  ``"gru"``), dropout and a softmax output layer, optionally tied to the embedding
+  (Press & Wolf 2017, Inan et al. 2017), chapters 03-05.
+- ``RNNTagger``: one label per token (chapter 06); ``RNNClassifier``: one label per sequence
+  from the last state or the mean or max of the outputs over each sequence's true length.
+
+Every model reads batch-first token ids (B, T). Both language models share one signature,
+``model(tokens, state=None) -> (logits (B, T, V), state)``: the recurrent LM carries its hidden
+state from one window of text to the next, the window LM carries its last n-1 tokens, so the
+same training loop (``rnnlab.train``) serves both. Models use the fused recurrent kernels by
+default (``impl="fused"``); pass ``impl="reference"`` to run the readable loop of
+``rnnlab.layers`` instead, with the same parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import layers
+from .vocab import BOS, SPECIALS
+
+START_ID = SPECIALS.index(BOS)          # id of <s> in every rnnlab.vocab.Vocab
+
+RECURRENT_KINDS = {
+    "rnn": (layers.RNN, {}),
+    "rnn_relu": (layers.RNN, {"nonlinearity": "relu"}),
+    "lstm": (layers.LSTM, {}),
+    "gru": (layers.GRU, {}),
+}
+POOLINGS = ("last", "mean", "max")
+
+
+def recurrent_layer(kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                    dropout: float = 0.0, bidirectional: bool = False, impl: str = "fused"):
+    """A batch-first ``rnnlab.layers`` RNN, LSTM or GRU chosen by name (see ``RECURRENT_KINDS``);
+    ``dropout`` applies between layers only (so only with ``num_layers`` > 1)."""
+    if kind not in RECURRENT_KINDS:
+        raise ValueError(f"unknown recurrent kind {kind!r}; choose from {sorted(RECURRENT_KINDS)}")
+    cls, extra = RECURRENT_KINDS[kind]
+    return cls(input_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
+               dropout=dropout if num_layers > 1 else 0.0, impl=impl, **extra)
+
+
+def detach_state(state):
+    """Cut the graph behind a recurrent state (a tensor, a tuple of tensors, or None), keeping
+    its value: truncated BPTT carries the state across windows but not the gradient."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    return tuple(detach_state(s) for s in state)
+
+
+class FixedWindowLM(nn.Module):
+    r"""Bengio et al. (2003): :math:`P(w_t \mid \text{previous } n-1) = \mathrm{softmax}(b + U \tanh(d + H x))`.
+
+    Parameters: ``embedding`` C (V, E), ``hidden`` H (hidden_size, (n-1) E) with bias d,
+    ``output`` U (V, hidden_size) with bias b. ``context_size`` is n-1.
+
+    ``forward(tokens, state=None)``: tokens (B, T) ids; state (B, n-1), the n-1 tokens before
+    ``tokens[:, 0]`` (``<s>`` padding when None). Returns logits (B, T, V) of the token *after*
+    each position, and the new state: the last n-1 tokens seen."""
+
+    def __init__(self, vocab_size: int, context_size: int, embedding_dim: int = 30,
+                 hidden_size: int = 50, dropout: float = 0.0, start_id: int = START_ID):
+        super().__init__()
+        if context_size < 1:
+            raise ValueError("context_size (n-1) must be at least 1")
+        self.context_size, self.start_id = context_size, start_id
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.hidden = nn.Linear(context_size * embedding_dim, hidden_size)
+        self.output = nn.Linear(hidden_size, vocab_size)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, tokens: Tensor, state: Tensor | None = None):
+        B, T = tokens.shape
+        if state is None:
+            state = tokens.new_full((B, self.context_size), self.start_id)
+        history = torch.cat([state, tokens], 1)                          # (B, n-1 + T)
+        contexts = history.unfold(1, self.context_size, 1)[:, 1:]        # (B, T, n-1): w_{t-n+2..t}
+        x = self.dropout(self.embedding(contexts).flatten(2))            # (B, T, (n-1) E)
+        hidden = self.dropout(torch.tanh(self.hidden(x)))                # tanh(d + H x)
+        return self.output(hidden), history[:, -self.context_size:]     # b + U tanh(...)
+
+
+class _RecurrentEncoder(nn.Module):
+    """Token ids (B, T) -> embedding -> dropout -> recurrent layer -> dropout: outputs (B, T, D*H)
+    and the final state. Shared by the LM, the tagger and the classifier."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, kind: str,
+                 num_layers: int, bidirectional: bool, dropout: float, impl: str):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = recurrent_layer(kind, embedding_dim, hidden_size, num_layers, dropout,
+                                   bidirectional, impl)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, tokens: Tensor, state=None, lengths: Tensor | None = None):
+        outputs, state = self.rnn(self.dropout(self.embedding(tokens)), state, lengths=lengths)
+        return self.dropout(outputs), state
+
+
+class RNNLM(nn.Module):
+    r"""Recurrent language model: :math:`P(w_{t+1} \mid w_{\le t}) = \mathrm{softmax}(U h_t + b)`
+    with :math:`h_t` the top layer's state after reading the embedding of :math:`w_t`.
+
+    ``kind``: "rnn", "rnn_relu", "lstm" or "gru". ``tie_weights`` shares the output matrix U
+    with the embedding (needs ``hidden_size == embedding_dim``). ``dropout`` applies to the
+    embeddings, between recurrent layers and before the output layer.
+
+    ``forward(tokens, state=None, lengths=None)``: tokens (B, T); state as the recurrent layer's
+    (h_0 (L, B, H), or (h_0, c_0) for an LSTM; never batch-first), zeros if None; lengths (B,)
+    for padded batches. Returns logits (B, T, V) and the final state."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int = 64, hidden_size: int = 64,
+                 kind: str = "lstm", num_layers: int = 1, dropout: float = 0.0,
+                 tie_weights: bool = False, impl: str = "fused"):
+        super().__init__()
+        if tie_weights and hidden_size != embedding_dim:
+            raise ValueError(f"tie_weights needs hidden_size == embedding_dim, got {hidden_size} != {embedding_dim}")
+        self.kind = kind
+        self.encoder = _RecurrentEncoder(vocab_size, embedding_dim, hidden_size, kind, num_layers,
+                                         False, dropout, impl)
+        self.output = nn.Linear(hidden_size, vocab_size)
+        if tie_weights:
+            self.output.weight = self.encoder.embedding.weight
+
+    def forward(self, tokens: Tensor, state=None, lengths: Tensor | None = None):
+        outputs, state = self.encoder(tokens, state, lengths)
+        return self.output(outputs), state
+
+
+class RNNTagger(nn.Module):
+    """One label per token: a (by default bidirectional) recurrent encoder and a linear layer
+    on every output. ``forward(tokens (B, T), lengths=None) -> logits (B, T, num_tags)``; with
+    lengths, positions past each sequence's end carry no information (mask them in the loss)."""
+
+    def __init__(self, vocab_size: int, num_tags: int, embedding_dim: int = 64,
+                 hidden_size: int = 64, kind: str = "lstm", num_layers: int = 1,
+                 bidirectional: bool = True, dropout: float = 0.0, impl: str = "fused"):
+        super().__init__()
+        self.encoder = _RecurrentEncoder(vocab_size, embedding_dim, hidden_size, kind, num_layers,
+                                         bidirectional, dropout, impl)
+        self.output = nn.Linear(hidden_size * (2 if bidirectional else 1), num_tags)
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+        outputs, _ = self.encoder(tokens, lengths=lengths)
+        return self.output(outputs)
+
+
+def pool_sequence(outputs: Tensor, final_state: Tensor, how: str, num_directions: int = 1,
+                  lengths: Tensor | None = None) -> Tensor:
+    """One vector per sequence from a batch-first recurrent layer's results.
+
+    outputs (B, T, D*H); final_state (L*D, B, H), the ``h_n`` of the layer; lengths (B,) or None.
+
+    - ``"last"``: the top layer's final state of each direction, concatenated, (B, D*H): the
+      forward direction's state after each sequence's *last real* token, the reverse direction's
+      after its first (what the layer returns when given the lengths);
+    - ``"mean"``: the average of the outputs over each sequence's length;
+    - ``"max"``: the elementwise maximum over each sequence's length."""
+    if how == "last":
+        return torch.cat(final_state[-num_directions:].unbind(0), -1)
+    if how not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {how!r}")
+    B, T, _ = outputs.shape
+    if lengths is None:
+        lengths = torch.full((B,), T, dtype=torch.long)
+    lengths = lengths.to(outputs.device)
+    inside = (torch.arange(T, device=outputs.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+    if how == "mean":
+        return outputs.masked_fill(~inside, 0.0).sum(1) / lengths[:, None].to(outputs.dtype)
+    return outputs.masked_fill(~inside, float("-inf")).amax(1)
+
+
+class RNNClassifier(nn.Module):
+    """One label per sequence: recurrent encoder, ``pool_sequence`` ("last", "mean" or "max",
+    respecting lengths), then a linear layer.
+    ``forward(tokens (B, T), lengths=None) -> logits (B, num_classes)``."""
+
+    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 64,
+                 hidden_size: int = 64, kind: str = "lstm", num_layers: int = 1,
+                 bidirectional: bool = False, pooling: str = "last", dropout: float = 0.0,
+                 impl: str = "fused"):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.pooling, self.num_directions = pooling, 2 if bidirectional else 1
+        self.encoder = _RecurrentEncoder(vocab_size, embedding_dim, hidden_size, kind, num_layers,
+                                         bidirectional, dropout, impl)
+        self.output = nn.Linear(hidden_size * self.num_directions, num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+        outputs, state = self.encoder(tokens, lengths=lengths)
+        h_n = state[0] if isinstance(state, tuple) else state
+        return self.output(pool_sequence(outputs, h_n, self.pooling, self.num_directions, lengths))
+
+
+def language_model_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
+    """Mean cross-entropy (nats per token) of logits (B, T, V) against next tokens (B, T)."""
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
