@@ -94,6 +94,7 @@ def test_parse_date_rejects_non_dates(text):
 
 def test_tokenizers():
     assert word_tokenize("Don't split e.g. 3.14, OK?") == ["don't", "split", "e.g.", "3.14", ",", "ok", "?"]
+    assert word_tokenize("See os.path.join. Then stop.") == ["see", "os.path.join", ".", "then", "stop", "."]
     assert word_tokenize("Hello World", lowercase=False) == ["Hello", "World"]
     assert char_tokenize("hi!") == ["h", "i", "!"]
     assert split_sentences(["a", ".", "b", "?", "c"]) == [["a", "."], ["b", "?"], ["c"]]

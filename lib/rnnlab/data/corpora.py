@@ -179,7 +179,8 @@ def _token_lines(path: Path) -> list[list[str]]:
 def load_wikitext2(split: str = "train") -> list[list[str]]:
     """WikiText-2, one token list per non-empty line (a paragraph or a heading such as
     ``= = Career = =``); rare words are already ``<unk>``. ``split``: train, valid or test.
-    Add one ``</s>`` per line to get the usual token counts."""
+    Blank lines are dropped: the valid split has 213,886 tokens in 2,461 lines (the 217,646
+    often quoted count an end-of-line token for each of its 3,760 lines, blank ones included)."""
     return _token_lines(fetch(f"wikitext2/{_split_name(split, ('train', 'valid', 'test'))}"))
 
 
