@@ -10,6 +10,10 @@ One module per concept:
 - ``rnnlab.data``    offline data: the synthetic language with its exact oracle, stdlib
                      corpora, sequence tasks, real-corpus loaders, batching
 - ``rnnlab.checks``  the named checks that grade every assignment part
+- ``rnnlab.layers``  RNN / LSTM / GRU cells and layers equal to torch.nn: readable reference loop and fused kernels
+- ``rnnlab.bptt``    backpropagation through time by hand, and a finite-difference gradient checker
+- ``rnnlab.models``  the window LM of Bengio et al. 2003, RNNLM, tagger and classifier heads
+- ``rnnlab.train``   truncated-BPTT training loop, evaluation perplexity, early stopping, checkpoints
 """
 
 __version__ = "0.1.0"
