@@ -193,6 +193,23 @@ def test_same_seed_same_corpus_and_other_seed_other_corpus():
     assert synthetic_corpus((10, 5, 50), 0).test == a.test
 
 
+def test_the_corpus_is_the_same_on_every_run_and_machine(corpus):
+    """Chapters quote numbers computed on these sentences: a change of the grammar, the
+    lexicon or the sampler that changes them must be deliberate (update this test then)."""
+    assert corpus.train[:2] == ["that happy king who complains guards the judges .".split(),
+                                "the lazy teachers do not frown .".split()]
+    assert corpus.sentences["train"][0].tags == ["DET", "ADJ", "NOUN", "PRON", "VERB", "VERB", "DET", "NOUN", "PUNCT"]
+    assert corpus.test[0] == "these dogs behind those cats who some clever cooks like fear the sad guards !".split()
+    assert corpus.oracle.perplexity(corpus.test) == pytest.approx(8.890778086, rel=1e-6)
+
+
+def test_the_oracle_samples_like_any_language_model(corpus):
+    oracle = corpus.oracle
+    for seed in range(20):
+        s = oracle.sample(seed)
+        assert s == oracle.sample(seed) and np.isfinite(oracle.logprob(s))
+
+
 def test_corpus_sizes_and_views(corpus):
     assert [len(corpus.train), len(corpus.valid), len(corpus.test)] == [200, 50, 50]
     for (tokens, tags), s in zip(corpus.tagged("train"), corpus.train):

@@ -237,7 +237,7 @@ class OracleLM(LanguageModel):
     counts the ``</s>`` of each sentence, like every model of the course (``rnnlab.lm``).
     """
 
-    _CACHE_LIMIT = 200_000
+    _CACHE_LIMIT = 20_000  # memoised prefixes kept (about 1 kB each) before starting afresh
 
     def __init__(self, pfa: PFA):
         self.pfa = pfa

@@ -3,7 +3,7 @@
 One call gives the data, the language and its exact oracle:
 
     corpus = synthetic_corpus()               # size="default", seed=0
-    corpus.train[0]                           # ['the', 'dog', 'smiles', '.']
+    corpus.train[1]                           # ['the', 'lazy', 'teachers', 'do', 'not', 'frown', '.']
     corpus.oracle.perplexity(corpus.test)     # the floor of every perplexity table
 
 Each split is drawn from its own random stream (seeded by ``[seed, split]``), so the test set
