@@ -184,6 +184,11 @@ def test_parse_recovers_the_tags_of_homographs_from_the_right_context():
         assert lang.parse(s.tokens).tags == s.tags
 
 
+def test_an_impossible_configuration_is_refused():
+    with pytest.raises(ValueError, match="MOD"):
+        ToyEnglish(p_subject_pp=0.8, p_subject_rc=0.3)
+
+
 def test_same_seed_same_corpus_and_other_seed_other_corpus():
     a, b, c = synthetic_corpus("tiny", 0), synthetic_corpus("tiny", 0), synthetic_corpus("tiny", 1)
     assert (a.train, a.valid, a.test) == (b.train, b.valid, b.test)

@@ -226,11 +226,13 @@ class ToyEnglish:
     def _rule(self, lhs: str, alternatives: list[tuple[tuple[str, ...], float]]) -> str:
         """Register ``lhs -> rhs`` for every (rhs, probability) with probability > 0."""
         if lhs not in self.rules:
+            if any(p < 0 for _, p in alternatives) or abs(sum(p for _, p in alternatives) - 1.0) > 1e-12:
+                raise ValueError(f"ToyEnglishConfig gives {lhs} the probabilities "
+                                 f"{[round(p, 6) for _, p in alternatives]}: each must be >= 0 and sum to 1")
             merged: dict[tuple[str, ...], float] = {}
             for rhs, p in alternatives:
                 if p > 0:
                     merged[rhs] = merged.get(rhs, 0.0) + p
-            assert abs(sum(merged.values()) - 1.0) < 1e-12, (lhs, merged)
             self.rules[lhs] = list(merged.items())
         return lhs
 
