@@ -1,0 +1,263 @@
+"""Speed and memory of rnnlab's recurrent layers against torch.nn, side by side (``make bench``).
+
+What is measured, for RNN (tanh), GRU and LSTM, one layer, float32, shapes (T, B, I, H):
+
+- the median time of one *training step*, forward over the sequence and backward (the input
+  requires a gradient, parameter gradients are accumulated), of torch.nn, rnnlab's
+  ``impl="reference"`` loop and rnnlab's ``impl="fused"`` path, with repetitions interleaved
+  (torch, reference, fused, torch, ...) in a rotating order so that drifts in machine speed
+  hit all three alike; ratios are of medians;
+- peak memory per step. On CPU: how far the process's peak resident set size (Linux
+  ``VmHWM``) rises during one step, after ``malloc_trim`` and a reset of the peak through
+  ``/proc/self/clear_refs`` (median of 3; allocator noise is about 1 MiB), and, exactly, the
+  bytes of the tensors autograd saves for the backward pass (distinct storages). On GPU:
+  ``torch.cuda.max_memory_allocated`` during the step minus the memory allocated before it;
+- the fraction of an RNN-LM training step (embedding, LSTM, output layer, softmax and loss,
+  forward and backward) spent in the output layer + softmax + loss, for a 10k vocabulary;
+- on a CUDA GPU only: the same table against cuDNN, and ``torch.compile`` of the reference.
+
+Results are printed as tables and written as JSON to ``bench/results/`` (git-ignored).
+Run: ``python bench/bench_rnn.py [--reps 15] [--threads 2] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rnnlab import layers, models
+
+SHAPES = [(35, 20, 200, 200), (35, 64, 256, 512), (100, 32, 64, 128)]
+KINDS = ("RNN", "GRU", "LSTM")
+IMPLS = ("torch.nn", "reference", "fused")
+TARGETS = {"RNN": 1.0, "GRU": 1.0, "LSTM": 2.0}      # reference / torch.nn, from issue 4
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# -- the three modules, one set of weights ------------------------------------------------------
+
+
+def make_modules(kind: str, input_size: int, hidden_size: int, device) -> dict[str, nn.Module]:
+    reference = getattr(nn, kind)(input_size, hidden_size).to(device)
+    modules = {"torch.nn": reference}
+    for impl in ("reference", "fused"):
+        ours = getattr(layers, kind)(input_size, hidden_size, impl=impl).to(device)
+        ours.load_state_dict(reference.state_dict())
+        modules[impl] = ours
+    return modules
+
+
+def training_step(module: nn.Module, x: torch.Tensor) -> None:
+    output, _ = module(x)
+    output.sum().backward()
+
+
+# -- timing and memory --------------------------------------------------------------------------
+
+
+def synchronize(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_interleaved(steps: dict, reps: int, device, warmup: int = 2) -> dict[str, float]:
+    """Median seconds of each callable in ``steps``, repetitions interleaved in rotating order."""
+    names = list(steps)
+    for _ in range(warmup):
+        for name in names:
+            steps[name]()
+    synchronize(device)
+    times = {name: [] for name in names}
+    for rep in range(reps):
+        for name in names[rep % len(names):] + names[: rep % len(names)]:
+            start = time.perf_counter()
+            steps[name]()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _status_bytes(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def cpu_peak_bytes(step) -> int | None:
+    """Rise of the peak resident set size during ``step()`` (Linux only; None elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        samples = []
+        for _ in range(3):
+            gc.collect()
+            libc.malloc_trim(0)
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")                          # reset VmHWM to the current RSS
+            before = _status_bytes("VmRSS:")
+            step()
+            samples.append(_status_bytes("VmHWM:") - before)
+        return int(statistics.median(samples))
+    except (OSError, KeyError):
+        return None
+
+
+def gpu_peak_bytes(step) -> int:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    step()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
+def saved_for_backward_bytes(module: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for the backward pass of one forward."""
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(x)
+    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    return sum(n for ptr, n in storages.items() if ptr not in params and ptr != x.untyped_storage().data_ptr())
+
+
+# -- the benchmarks -----------------------------------------------------------------------------
+
+
+def bench_layers(device, shapes, reps: int, extra_impls=None) -> list[dict]:
+    rows = []
+    for T, B, I, H in shapes:
+        for kind in KINDS:
+            torch.manual_seed(0)
+            modules = make_modules(kind, I, H, device)
+            modules.update(extra_impls(kind, modules) if extra_impls else {})
+            x = torch.randn(T, B, I, device=device, requires_grad=True)
+            steps = {name: (lambda m=m: training_step(m, x)) for name, m in modules.items()}
+            seconds = time_interleaved(steps, reps, device)
+            peak = {name: (gpu_peak_bytes(step) if torch.device(device).type == "cuda" else cpu_peak_bytes(step))
+                    for name, step in steps.items()}
+            saved = {name: saved_for_backward_bytes(m, x) for name, m in modules.items()}
+            rows.append(dict(shape=[T, B, I, H], kind=kind,
+                             ms={k: v * 1e3 for k, v in seconds.items()},
+                             ratio={k: v / seconds["torch.nn"] for k, v in seconds.items()},
+                             peak_mib={k: (v / 2**20 if v is not None else None) for k, v in peak.items()},
+                             saved_mib={k: v / 2**20 for k, v in saved.items()}))
+            print_row(rows[-1], list(modules))
+    return rows
+
+
+def bench_softmax_fraction(device, reps: int, vocab: int = 10_000, T=35, B=20, E=200, H=200) -> dict:
+    """Time of the output layer + softmax + loss (forward and backward) over the whole LM step."""
+    result = {"vocab": vocab, "shape": [T, B, E, H]}
+    tokens = torch.randint(0, vocab, (B, T + 1), device=device)
+    for impl in ("fused", "reference"):
+        torch.manual_seed(0)
+        lm = models.RNNLM(vocab, E, H, kind="lstm", impl=impl).to(device)
+        hidden = torch.randn(B, T, H, device=device, requires_grad=True)
+
+        def full_step():
+            logits, _ = lm(tokens[:, :-1])
+            models.language_model_loss(logits, tokens[:, 1:]).backward()
+
+        def output_step():
+            models.language_model_loss(lm.output(hidden), tokens[:, 1:]).backward()
+
+        seconds = time_interleaved({"full": full_step, "output": output_step}, reps, device)
+        result[impl] = dict(full_ms=seconds["full"] * 1e3, output_ms=seconds["output"] * 1e3,
+                            fraction=seconds["output"] / seconds["full"])
+        print(f"  LSTM LM, impl={impl:9s}: step {seconds['full'] * 1e3:7.2f} ms, output layer + "
+              f"softmax + loss {seconds['output'] * 1e3:7.2f} ms = {100 * result[impl]['fraction']:.0f}%")
+    return result
+
+
+def compiled_reference(kind: str, modules: dict) -> dict:
+    """torch.compile of the reference loop (GPU section only); empty if compiling fails."""
+    try:
+        compiled = torch.compile(modules["reference"])
+        x = torch.randn(5, 2, modules["reference"].input_size, device="cuda", requires_grad=True)
+        training_step(compiled, x)
+        return {"reference+compile": compiled}
+    except Exception as error:                                   # report, do not crash the bench
+        print(f"  torch.compile of the {kind} reference failed: {type(error).__name__}: {error}")
+        return {}
+
+
+# -- output -------------------------------------------------------------------------------------
+
+
+def print_header(names: list[str], memory: str) -> None:
+    print(f"{'shape (T,B,I,H)':18s} {'kind':5s} " + " ".join(f"{n + ' ms':>17s}" for n in names)
+          + "   " + " ".join(f"{'x ' + n:>13s}" for n in names[1:]) + "  target"
+          + f"   {memory} MiB " + "/".join(names) + "   saved-for-backward MiB")
+
+
+def print_row(row: dict, names: list[str]) -> None:
+    ratio = row["ratio"]["reference"]
+    verdict = "ok" if ratio <= TARGETS[row["kind"]] else "MISS"
+    peaks = "/".join("-" if row["peak_mib"][n] is None else f"{row['peak_mib'][n]:.1f}" for n in names)
+    print(f"{str(tuple(row['shape'])):18s} {row['kind']:5s} "
+          + " ".join(f"{row['ms'][n]:17.2f}" for n in names) + "   "
+          + " ".join(f"{row['ratio'][n]:13.2f}" for n in names[1:])
+          + f"  {verdict:>4s}<={TARGETS[row['kind']]:.1f}   {peaks}   "
+          + "/".join(f"{row['saved_mib'][n]:.1f}" for n in names), flush=True)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=15, help="timed repetitions per impl (median)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--quick", action="store_true", help="first shape only, few repetitions")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    shapes = SHAPES[:1] if args.quick else SHAPES
+    reps = 3 if args.quick else args.reps
+    report = dict(torch=torch.__version__, threads=torch.get_num_threads(), python=platform.python_version(),
+                  machine=platform.machine(), processor=platform.processor() or platform.platform(),
+                  date=datetime.datetime.now().isoformat(timespec="seconds"), reps=reps,
+                  targets=TARGETS, dtype="float32")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, median of {reps} "
+          "interleaved training steps (forward + backward); ratios are rnnlab / torch.nn")
+
+    print("\n== CPU ==")
+    print_header(list(IMPLS), "peak-RSS-rise")
+    report["cpu"] = bench_layers("cpu", shapes, reps)
+    print("\n== share of the output softmax in an RNN-LM training step (CPU) ==")
+    report["cpu_softmax"] = bench_softmax_fraction("cpu", reps)
+
+    print("\n== GPU ==")
+    if torch.cuda.is_available():
+        print(f"{torch.cuda.get_device_name()}; torch.nn runs cuDNN")
+        report["gpu_name"] = torch.cuda.get_device_name()
+        print_header(list(IMPLS) + ["reference+compile"], "cuda-peak")
+        report["gpu"] = bench_layers("cuda", shapes, reps, extra_impls=compiled_reference)
+        report["gpu_softmax"] = bench_softmax_fraction("cuda", reps)
+    else:
+        print("skipped: no CUDA device on this machine")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench_rnn-{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(report, indent=1))
+    print(f"\nwritten: {os.path.relpath(path)}")
+    return report
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
