@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import runpy
 import shutil
 import subprocess
@@ -34,13 +35,20 @@ def chapters() -> list[str]:
     return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").exists())
 
 
-def nbgrader(*args: str, db_url: str | None = None, quiet: bool = True) -> None:
+def nbgrader(*args: str, db_url: str | None = None, workdir: Path | None = None,
+             quiet: bool = True) -> None:
+    """Run an nbgrader command; ``workdir`` moves submitted/, autograded/ and feedback/ there."""
     command = [sys.executable, "-m", "nbgrader", *args]
+    if workdir:
+        command += [f"--CourseDirectory.{kind}_directory={workdir / kind}"
+                    for kind in ("submitted", "autograded", "feedback")]
     if db_url:
         command.append(f"--CourseDirectory.db_url={db_url}")
     if quiet:
         command.append("--log-level=WARN")
-    subprocess.run(command, cwd=HERE, check=True)
+    env = dict(os.environ)  # nbgrader runs the `alembic` of its own environment
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    subprocess.run(command, cwd=HERE, check=True, env=env)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,8 +97,8 @@ def make_submission(stem: str, answers: str = "solution", replace: dict | None =
     return release_nb
 
 
-def submit(student: str, stem: str, notebook) -> Path:
-    folder = SUBMITTED / student / stem
+def submit(student: str, stem: str, notebook, submitted: Path = SUBMITTED) -> Path:
+    folder = submitted / student / stem
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -103,17 +111,21 @@ def submit(student: str, stem: str, notebook) -> Path:
 # Grading
 # ---------------------------------------------------------------------------------------------
 
-def grade(db_url: str | None = None, csv_path: Path = GRADES_CSV) -> list[dict]:
-    """Autograde every submission, write feedback and the grades CSV; return the CSV rows."""
-    if not SUBMITTED.exists() or not any(SUBMITTED.iterdir()):
-        sys.exit(f"nothing to grade: put submissions in {SUBMITTED.relative_to(ROOT)}/<student>/<NN_slug>/")
+def grade(db_url: str | None = None, csv_path: Path = GRADES_CSV,
+          workdir: Path | None = None) -> list[dict]:
+    """Autograde every submission, write feedback and the grades CSV; return the CSV rows.
+    Submissions are read from autograder/submitted/, or from ``workdir``/submitted/ (tests)."""
+    submitted = workdir / "submitted" if workdir else SUBMITTED
+    if not submitted.exists() or not any(submitted.iterdir()):
+        sys.exit(f"nothing to grade: put submissions in {submitted}/<student>/<NN_slug>/")
+    release_dir = (workdir or HERE / ".work") / "release"
     for stem in chapters():
-        if not list(SUBMITTED.glob(f"*/{stem}")):
+        if not list(submitted.glob(f"*/{stem}")):
             continue
         nbgrader("generate_assignment", stem, "--force",
-                 f"--CourseDirectory.release_directory={HERE / '.work' / 'release'}", db_url=db_url)
-        nbgrader("autograde", stem, "--force", "--create", db_url=db_url)
-        nbgrader("generate_feedback", stem, "--force", db_url=db_url)
+                 f"--CourseDirectory.release_directory={release_dir}", db_url=db_url)
+        nbgrader("autograde", stem, "--force", "--create", db_url=db_url, workdir=workdir)
+        nbgrader("generate_feedback", stem, "--force", db_url=db_url, workdir=workdir)
     nbgrader("export", f"--to={csv_path}", db_url=db_url)
     with open(csv_path, newline="") as f:
         return list(csv.DictReader(f))

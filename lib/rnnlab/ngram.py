@@ -381,6 +381,15 @@ class NGramLM(LanguageModel):
         """Number of distinct k-grams stored (default k = n)."""
         return len(self.orders[(k or self.n) - 1].keys)
 
+    def unseen_fraction(self, sentences: Sequence[Sequence[str]], k: int | None = None) -> float:
+        """Sparsity: the fraction of the k-grams of ``sentences`` (default k = n, one per
+        predicted token) that never occurred in training."""
+        k = k or self.n
+        stream = _stream(self.vocab, sentences, self.n)
+        ctx = self._context_ids(stream)[k - 1]
+        found = _lookup(self.orders[k - 1].keys, np.where(ctx >= 0, ctx * self.V + stream, -1))
+        return float(np.mean(found[stream != self.vocab.bos_id] < 0))
+
     def _tokens_of(self, k: int, keys: np.ndarray) -> np.ndarray:
         """The k token ids of each order-k key: shape (len(keys), k)."""
         cols = []

@@ -180,3 +180,11 @@ def test_arpa_read_back_by_kenlm(tmp_path, estimator, n):
 def test_arpa_refuses_estimators_it_cannot_represent():
     with pytest.raises(ValueError, match="interpolated"):
         NGramLM(2, "addk").fit(CAT).to_arpa()
+
+
+def test_unseen_fraction_counts_held_out_ngrams_missing_from_training():
+    train, test = [["a", "b", "c"]], [["a", "b", "d"], ["a"]]
+    lm = NGramLM(2, "mle").fit(train)
+    # test bigrams: <s> a, a b, b d(<unk>), d </s>, <s> a, a </s>  -> unseen: b <unk>, <unk> </s>, a </s>
+    assert lm.unseen_fraction(test) == pytest.approx(3 / 6)
+    assert lm.unseen_fraction(test, 1) == pytest.approx(1 / 6)  # only <unk>

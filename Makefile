@@ -1,0 +1,54 @@
+# The course's commands. `make course` builds everything an instructor needs; `make test` is
+# what CI runs. Both start from a machine with Python 3.11 and make, nothing else.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+BUILD  := _build
+# jupyter-book flags: warnings (a failing chapter cell among them) are errors
+JB_FLAGS := --warningiserror --nitpick --keep-going
+
+.PHONY: course site release grade demo test bench clean
+
+$(STAMP): requirements.txt lib/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+# Chapter outputs are cached by jupyter-cache, which keys on the cells only: a change to
+# rnnlab's sources must re-execute every page, so the cache is dropped when they change.
+LIB_HASH = $(shell cat $$(find lib/rnnlab -name '*.py' | sort) | sha256sum | cut -c1-16)
+
+site: $(STAMP)
+	@mkdir -p $(BUILD)
+	@if [ "$$(cat $(BUILD)/.rnnlab-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
+	    rm -rf $(BUILD)/.jupyter_cache; echo "$(LIB_HASH)" > $(BUILD)/.rnnlab-hash; fi
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+release: $(STAMP)
+	$(BIN)/python autograder/grade.py release
+
+grade: $(STAMP)
+	$(BIN)/python autograder/grade.py grade
+
+demo: $(STAMP)
+	$(BIN)/python autograder/grade.py demo
+
+course: site release demo
+	@echo
+	@echo "The site:          $(BUILD)/html/index.html"
+	@echo "The releases:      notebooks/<NN_slug>/<NN_slug>.ipynb"
+	@echo "The grades:        autograder/grades.csv"
+	@echo "The feedback:      autograder/feedback/<student>/<NN_slug>/<NN_slug>.html"
+
+test: site
+	$(BIN)/python -m pytest lib/tests tests --nbmake solutions
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(BUILD) autograder/submitted autograder/autograded autograder/feedback \
+	       autograder/gradebook.db autograder/grades.csv autograder/.work

@@ -1,0 +1,7 @@
+"""Shared fixtures of the project-level tests (site, releases, grading pipeline)."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "autograder"))
