@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from .lm import LanguageModel
-from .vocab import BOS, EOS, Vocab
+from .vocab import BOS, EOS, UNK, Vocab
 
 Ngram = tuple  # a tuple of str tokens
 
@@ -147,10 +147,26 @@ def kn_bigram_probability(bigram_counts: Mapping[Ngram, int], prev: str, word: s
 # The vectorised model
 # ---------------------------------------------------------------------------------------------
 
-def _stream(vocab: Vocab, sentences: Iterable[Sequence[str]], n: int) -> np.ndarray:
-    """All padded sentences, encoded and concatenated: int64 array of shape (total length,)."""
-    parts = [vocab.encode(pad(s, n)) for s in sentences]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+def _stream(vocab: Vocab | None, sentences: Iterable[Sequence[str]], n: int,
+            min_freq: int = 1) -> tuple[Vocab, np.ndarray]:
+    """All padded sentences, encoded and concatenated: (vocab, int64 array of shape (length,)).
+    Without a ``vocab``, one is built from ``sentences`` in the same single pass over the
+    tokens (provisional ids in order of appearance, then renumbered by frequency)."""
+    padding = [BOS] * (n - 1)
+    flat = [t for s in sentences for t in (*padding, *s, EOS)]
+    if vocab is not None:
+        get, unk = vocab.stoi.get, vocab.unk_id
+        return vocab, np.fromiter((get(t, unk) for t in flat), dtype=np.int64, count=len(flat))
+    first_seen: dict[str, int] = {}
+    ids = np.fromiter((first_seen.setdefault(t, len(first_seen)) for t in flat),
+                      dtype=np.int64, count=len(flat))
+    tokens = list(first_seen)
+    counts = np.bincount(ids, minlength=len(tokens))
+    kept = sorted((t for t, c in zip(tokens, counts) if c >= min_freq and t not in (UNK, BOS, EOS)),
+                  key=lambda t: (-counts[first_seen[t]], t))
+    vocab = Vocab(kept)
+    renumber = np.array([vocab[t] for t in tokens], dtype=np.int64)
+    return vocab, renumber[ids]
 
 
 class _Order:
@@ -220,10 +236,9 @@ class NGramLM(LanguageModel):
             min_freq: int = 1) -> "NGramLM":
         """Count every order 1..n on ``sentences`` (lists of tokens). Tokens outside ``vocab``
         (default: built from ``sentences`` with ``min_freq``) become ``<unk>``."""
-        self.vocab = vocab or Vocab.build(sentences, min_freq=min_freq)
+        self.vocab, stream = _stream(vocab, sentences, self.n, min_freq)
         self.V = V = len(self.vocab)
         self.predictable = V - 1  # every type but <s>
-        stream = _stream(self.vocab, sentences, self.n)
         self.orders = self._count(stream, V)
         self._estimate()
         return self
@@ -337,7 +352,7 @@ class NGramLM(LanguageModel):
     def token_logprobs_corpus(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """ln P(w_t | context) of every predicted token of ``sentences`` (``</s>`` included),
         in order: float64 array of shape (sum(len(s) + 1),)."""
-        stream = _stream(self.vocab, sentences, self.n)
+        _, stream = _stream(self.vocab, sentences, self.n)
         p = self._probabilities(stream)[stream != self.vocab.bos_id]
         with np.errstate(divide="ignore"):
             return np.log(p)
@@ -385,7 +400,7 @@ class NGramLM(LanguageModel):
         """Sparsity: the fraction of the k-grams of ``sentences`` (default k = n, one per
         predicted token) that never occurred in training."""
         k = k or self.n
-        stream = _stream(self.vocab, sentences, self.n)
+        _, stream = _stream(self.vocab, sentences, self.n)
         ctx = self._context_ids(stream)[k - 1]
         found = _lookup(self.orders[k - 1].keys, np.where(ctx >= 0, ctx * self.V + stream, -1))
         return float(np.mean(found[stream != self.vocab.bos_id] < 0))
