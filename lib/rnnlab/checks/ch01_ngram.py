@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from numbers import Real
 from typing import Mapping, Optional
 
 import numpy as np
 
 from .. import ngram
-from .framework import (Case, Check, call_student, answer_problem, compare_counts,
-                        compare_number, fmt, register, short)
+from .framework import (Case, Check, call_student, compare_counts, compare_number, fmt,
+                        register, type_problem)
+from .plain import MAPPING_TYPES, NUMBER_TYPES, describe, restore
 
 CAT_MAT = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat", "on", "the", "log"],
            ["the", "fat", "cat", "sat"]]
@@ -52,7 +52,7 @@ register(Check(
     hidden=lambda: [Case(f"n={n}, random corpus {seed}", (random_corpus(seed), n))
                     for seed, n in [(1, 1), (2, 2), (3, 3), (4, 4)]]
     + [Case("n=3 on an empty sentence", ([[]], 3))],
-    returns=Mapping, compare=compare_counts))
+    returns=MAPPING_TYPES, compare=compare_counts))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,16 +98,17 @@ _mle_visible, _mle_hidden = _count_cases(20)
 register(Check(
     name="01_ngram.mle_probability", points=1, reference=ngram.mle_probability,
     description="maximum-likelihood conditional probability from counts",
-    visible=lambda: _mle_visible, hidden=lambda: _mle_hidden, returns=Real,
+    visible=lambda: _mle_visible, hidden=lambda: _mle_hidden, returns=NUMBER_TYPES,
     compare=compare_number(rtol=1e-9, explain=lambda c, e, g: _explain_normaliser(c, e, g))))
 
 _addk_visible, _addk_hidden = _count_cases(30, extra=(1.0, 12))
+_addk_visible = _addk_visible + [_addk_hidden[2]]  # an unseen n-gram: what smoothing is for
 _addk_hidden = _addk_hidden + [Case(c.label + ", k=0.1, V=20", c.args[:3] + (0.1, 20))
                                for c in _addk_hidden[:4]]
 register(Check(
     name="01_ngram.addk_probability", points=2, reference=ngram.addk_probability,
     description="add-k smoothed conditional probability",
-    visible=lambda: _addk_visible, hidden=lambda: _addk_hidden, returns=Real,
+    visible=lambda: _addk_visible, hidden=lambda: _addk_hidden, returns=NUMBER_TYPES,
     compare=compare_number(rtol=1e-9, explain=lambda c, e, g: _explain_normaliser(
         c, e, g, smoothing=c.args[3:5]))))
 
@@ -117,7 +118,8 @@ register(Check(
 # ---------------------------------------------------------------------------------------------
 
 class RecordingModel:
-    """A probability function prob(context, word) that remembers what it was asked."""
+    """A probability function prob(context, word) from a table of n-gram probabilities (and a
+    default for the rest) that remembers what it was asked."""
 
     def __init__(self, table: Mapping[tuple, float], default: float):
         self.table, self.default, self.calls = dict(table), default, []
@@ -126,47 +128,52 @@ class RecordingModel:
         self.calls.append((tuple(context), word))
         return self.table.get(tuple(context) + (word,), self.default)
 
-    def __deepcopy__(self, memo):
-        return RecordingModel(self.table, self.default)
 
-
-def _addk_model(train, n, k=0.5):
+def _addk_table(train, n, k=0.5):
+    """(table, default) of an add-k model of ``train``."""
     counts = ngram.count_ngrams(train, n)
     vocab = {w for s in train for w in s} | {"</s>"}
     table = {g: ngram.addk_probability(counts, g[:-1], g[-1], k, len(vocab)) for g in counts}
-    return RecordingModel(table, default=k / (k * len(vocab) + 1))
+    return table, k / (k * len(vocab) + 1)
 
 
 def _perplexity_cases():
-    uniform = RecordingModel({}, default=1 / 8)
-    visible = [Case("a uniform model over 8 tokens on CAT_MAT (answer: 8)", (uniform, CAT_MAT, 3)),
-               Case("an add-k bigram model on STUDENTS", (_addk_model(STUDENTS, 2), STUDENTS[:2], 2))]
+    # a case's inputs: (probability table, default probability, sentences, n)
+    visible = [Case("a uniform model over 8 tokens on CAT_MAT (answer: 8)", ({}, 1 / 8, CAT_MAT, 3)),
+               Case("an add-k bigram model on STUDENTS", (*_addk_table(STUDENTS, 2), STUDENTS[:2], 2))]
     hidden = [Case(f"add-k {n}-gram model, random corpus {seed}",
-                   (_addk_model(random_corpus(seed), n), random_corpus(seed + 100, 10), n))
+                   (*_addk_table(random_corpus(seed), n), random_corpus(seed + 100, 10), n))
               for seed, n in [(40, 1), (41, 2), (42, 3), (43, 4)]]
-    zero = RecordingModel({("the", "cat"): 0.0}, default=0.25)
-    hidden.append(Case("a model that gives P(cat | the) = 0 (answer: inf)", (zero, CAT_MAT, 2)))
+    hidden.append(Case("a model that gives P(cat | the) = 0 (answer: inf)",
+                       ({("the", "cat"): 0.0}, 0.25, CAT_MAT, 2)))
     return visible, hidden
 
 
-def _verify_perplexity(student_fn, case: Case) -> Optional[str]:
-    model, sentences, n = case.args
-    expected_model, student_model = RecordingModel(model.table, model.default), \
-        RecordingModel(model.table, model.default)
-    expected = ngram.perplexity(expected_model, sentences, n)
-    got, problem = call_student(student_fn, Case(case.label, (student_model, sentences, n)), 10.0,
-                                 copy_inputs=False)
+def _probe_perplexity(student_fn, inputs, seconds):
+    """The student's perplexity of a recording model, and every probability it asked for."""
+    table, default, sentences, n = inputs
+    model = RecordingModel(table, default)
+    got, problem = call_student(student_fn, (model, sentences, n), seconds, copy_inputs=False)
+    if problem:
+        return {"error": problem}
+    return {"answer": describe(got), "calls": [[list(h), w] for h, w in model.calls]}
+
+
+def _judge_perplexity(case: Case, result) -> Optional[str]:
+    table, default, sentences, n = case.args
+    problem = type_problem(result["answer"], NUMBER_TYPES)
     if problem:
         return problem
-    problem = answer_problem(got, Real)
-    if problem:
-        return problem
-    if not _numbers_differ(expected, float(got)):
+    got = restore(result["answer"])
+    reference_model = RecordingModel(table, default)
+    expected = ngram.perplexity(reference_model, sentences, n)
+    if not _numbers_differ(expected, got):
         return None
-    message = f"expected {fmt(expected)}, got {fmt(float(got))}"
+    message = f"expected {fmt(expected)}, got {fmt(got)}"
     if math.isinf(expected):
         return message + "; a token with probability 0 makes the perplexity infinite"
-    asked, should = student_model.calls, expected_model.calls
+    asked = [(tuple(h), w) for h, w in result["calls"]]
+    should = reference_model.calls
     for i, (a, b) in enumerate(zip(asked, should)):
         if a != b:
             return (message + f". Your call number {i + 1} to prob was prob{a}, expected prob{b}: "
@@ -178,8 +185,8 @@ def _verify_perplexity(student_fn, case: Case) -> Optional[str]:
                 + (" (the end of the sentence must be predicted too)" if missing[1] == "</s>" else ""))
     if len(asked) > len(should):
         return message + f". You asked for {len(asked)} probabilities, expected {len(should)}"
-    if math.isclose(float(got), math.exp(math.log2(expected)), rel_tol=1e-6) or \
-            math.isclose(float(got), 2 ** math.log(expected), rel_tol=1e-6):
+    if math.isclose(got, math.exp(math.log2(expected)), rel_tol=1e-6) or \
+            math.isclose(got, 2 ** math.log(expected), rel_tol=1e-6):
         return message + ". You asked for the right probabilities: mixing log bases? 2^(mean of -log2 p) = e^(mean of -ln p)"
     return message + ". You asked for the right probabilities but combined them wrongly: ppl = 2^(-(1/W) sum log2 p), W = number of predicted tokens, </s> included"
 
@@ -194,8 +201,8 @@ _ppl_visible, _ppl_hidden = _perplexity_cases()
 register(Check(
     name="01_ngram.perplexity", points=2, reference=ngram.perplexity,
     description="perplexity of a model on held-out sentences",
-    visible=lambda: _ppl_visible, hidden=lambda: _ppl_hidden, returns=Real,
-    verify=_verify_perplexity))
+    visible=lambda: _ppl_visible, hidden=lambda: _ppl_hidden,
+    probe=_probe_perplexity, judge=_judge_perplexity))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,9 +218,6 @@ class TableSampler:
     def __call__(self, context):
         self.contexts.append(tuple(context))
         return dict(self.table[tuple(context)])
-
-    def __deepcopy__(self, memo):
-        return TableSampler(self.table)
 
 
 # A trigram model over {x, y}: the second word depends on the first, so a sampler that does not
@@ -239,51 +243,62 @@ def _exact_sentence_probs(table, n, max_len):
     return out
 
 
-def _verify_sampling(student_fn, case: Case) -> Optional[str]:
+def _probe_sampling(student_fn, inputs, seconds):
+    """One seeded sentence with the contexts asked for, the same seed again, then ``draws``
+    sentences from one generator."""
+    table, n, draws, seed = inputs
+    table = {tuple(k): v for k, v in table.items()}
+    runs = []
+    for rng in (np.random.default_rng(seed), np.random.default_rng(seed)):
+        sampler = TableSampler(table)
+        got, problem = call_student(student_fn, (sampler, n, rng, 20), seconds, copy_inputs=False)
+        if problem:
+            return {"error": problem}
+        runs.append((describe(got), [list(c) for c in sampler.contexts]))
+    rng, samples = np.random.default_rng(seed), []
+    for _ in range(draws):
+        got, problem = call_student(student_fn, (TableSampler(table), n, rng, 20), seconds, copy_inputs=False)
+        if problem:
+            return {"error": problem}
+        samples.append(describe(got))
+    return {"first": runs[0][0], "contexts": runs[0][1], "again": runs[1][0], "samples": samples}
+
+
+def _judge_sampling(case: Case, result) -> Optional[str]:
     table, n, draws, seed = case.args
-    # 1. the contexts it asks for: <s> padding first, then slid by each sampled word
-    sampler = TableSampler(table)
-    got, problem = call_student(student_fn, Case(case.label, (sampler, n, np.random.default_rng(seed), 20)), 10.0,
-                                 copy_inputs=False)
-    if problem:
-        return problem
-    problem = answer_problem(got, list)
-    if problem:
-        return problem
+    for answer in [result["first"], result["again"]] + result["samples"]:
+        problem = type_problem(answer, ("list",))
+        if problem:
+            return problem
+    got = restore(result["first"])
     if "</s>" in got or "<s>" in got:
         return f"your sentence {got} contains <s> or </s>: return the words only"
+    # 1. the contexts it asked for: <s> padding first, then slid by each sampled word
     expected_ctx = (("<s>",) * (n - 1),)
     for w in got:
         expected_ctx += ((expected_ctx[-1] + (w,))[1:],)
-    for i, (a, b) in enumerate(zip(sampler.contexts, expected_ctx)):
+    asked = [tuple(c) for c in result["contexts"]]
+    for i, (a, b) in enumerate(zip(asked, expected_ctx)):
         if a != b:
             return (f"after sampling {got[:i]}, you asked for the distribution of context {a}, "
                     f"expected {b}: start from (<s>,) * (n-1) and slide the context by one word")
-    if len(sampler.contexts) != len(got) + 1 and len(got) < 20:
-        return (f"you asked for {len(sampler.contexts)} distributions to sample {len(got)} words: "
+    if len(asked) != len(got) + 1 and len(got) < 20:
+        return (f"you asked for {len(asked)} distributions to sample {len(got)} words: "
                 "expected one per word plus one for </s>")
     # 2. seeded: the same generator state gives the same sentence
-    again, _ = call_student(student_fn, Case(case.label, (TableSampler(table), n, np.random.default_rng(seed), 20)),
-                           10.0, copy_inputs=False)
-    if again != got:
+    if restore(result["again"]) != got:
         return "two runs with the same seed gave different sentences: draw with the rng you are given"
     # 3. the distribution of sentences matches the model's (total variation distance)
-    rng = np.random.default_rng(seed)
-    counts: Counter = Counter()
-    for _ in range(draws):
-        s, problem = call_student(student_fn, Case(case.label, (TableSampler(table), n, rng, 20)), 10.0,
-                                       copy_inputs=False)
-        if problem:
-            return problem
-        counts[tuple(s)] += 1
-    exact = _exact_sentence_probs(table, n, 6)
+    counts = Counter(tuple(restore(s)) for s in result["samples"])
+    draws = len(result["samples"])
+    exact = _exact_sentence_probs({tuple(k): v for k, v in table.items()}, n, 6)
     support = set(exact) | set(counts)
     tv = 0.5 * sum(abs(exact.get(s, 0.0) - counts[s] / draws) for s in support if len(s) <= 6)
-    if tv > 0.06:
+    if draws < case.args[2] or tv > 0.06:
         top = max(exact, key=exact.get)
         return (f"the sentences you sample do not follow the model: total variation distance "
                 f"{tv:.3f} over {draws} samples (allowed 0.06); e.g. {quote(top) if top else 'the empty sentence'} "
-                f"should have frequency {exact[top]:.3f}, yours {counts[top] / draws:.3f}")
+                f"should have frequency {exact[top]:.3f}, yours {counts[top] / max(draws, 1):.3f}")
     return None
 
 
@@ -295,7 +310,7 @@ register(Check(
                     Case("bigram table", ({("<s>",): {"x": 0.3, "y": 0.7},
                                            ("x",): {"x": 0.5, "</s>": 0.5},
                                            ("y",): {"y": 0.2, "x": 0.2, "</s>": 0.6}}, 2, 3000, 1))],
-    verify=_verify_sampling, time_limit=30.0))
+    probe=_probe_sampling, judge=_judge_sampling, time_limit=30.0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,5 +356,5 @@ _kn_visible, _kn_hidden = _kn_cases()
 register(Check(
     name="01_ngram.kn_bigram_probability", points=3, reference=ngram.kn_bigram_probability,
     description="interpolated Kneser-Ney bigram probability",
-    visible=lambda: _kn_visible, hidden=lambda: _kn_hidden, returns=Real,
+    visible=lambda: _kn_visible, hidden=lambda: _kn_hidden, returns=NUMBER_TYPES,
     compare=compare_number(rtol=1e-9, explain=_explain_kn)))

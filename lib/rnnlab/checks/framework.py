@@ -1,12 +1,19 @@
 """How a check runs a student's function and turns every way it can go wrong into one clear
 sentence.
 
-For each case the student's function is called on a fresh copy of the inputs, under a time
-limit; then, in order: did it raise (and on which line of the student's code), did it change
-its inputs, did it return None, the wrong type, NaN or infinity; and finally the check's own
-comparison with the reference, which names the first place the answers differ. The first
-problem found is reported as ``CheckFailed`` (an AssertionError, so nbgrader counts the test
-as failed) with a one-paragraph message and no traceback into this library.
+A check has two halves:
+
+- the **probe** calls the student's function on the inputs of one case, on a fresh copy and
+  under a time limit, and returns plain data (``rnnlab.checks.plain``): the described answer, or
+  an ``"error"`` saying what went wrong (it raised, and on which line of the student's code; it
+  changed its inputs; it ran too long);
+- the **judge** reads that plain data, rebuilds the answer, checks its exact type, and compares
+  it with the reference answer, naming the first place where the two differ.
+
+The notebook's test cells run both halves in the student's kernel (``check``); the grader can run
+the probe in a sandbox and the judge in its own process, with the same code and the same
+messages. A problem is reported as ``CheckFailed`` (an AssertionError, so nbgrader counts the
+test as failed) with a one-paragraph message and no traceback into this library.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ import signal
 import threading
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+
+from .plain import describe, plain_inputs, restore
 
 REGISTRY: dict[str, "Check"] = {}
 
@@ -40,7 +49,9 @@ class Case:
 
     label: str
     args: tuple
-    kwargs: dict = field(default_factory=dict)
+
+
+ProbeResult = dict  # plain data: {"answer": description} or {"error": message}, or a probe's own
 
 
 @dataclass
@@ -49,38 +60,64 @@ class Check:
 
     name:      ``NN_slug.part``, the name the test cells use
     points:    what the part is worth (the notebook's grade cell must say the same)
-    reference: the model answer, called like the student's function
     visible:   () -> cases the student's visible test runs
     hidden:    () -> further cases, run by the hidden tests only
-    returns:   the accepted type(s) of an answer
+    reference: the model answer, called like the student's function (by the judge only)
+    returns:   the exact type names an answer may have (``plain.NUMBER_TYPES``, ...)
     compare:   (case, expected, got) -> None if right, else where the answers first differ
-    verify:    optional (student_fn, case) -> None or message, replacing call-and-compare for
-               checks that are not a function of their inputs (sampling)
+    probe:     (student_fn, inputs, time_limit) -> plain data; default: call and describe
+    judge:     (case, plain data) -> None or message; default: type check, then ``compare``
+               with ``reference(*inputs)``. Checks that are not a function of their inputs
+               (sampling) give their own probe and judge.
     """
 
     name: str
     points: int
-    reference: Callable
     visible: Callable[[], Sequence[Case]]
     hidden: Callable[[], Sequence[Case]]
-    returns: type | tuple = object
-    compare: Callable[[Case, Any, Any], Optional[str]] = None
-    verify: Optional[Callable[[Callable, Case], Optional[str]]] = None
+    reference: Optional[Callable] = None
+    returns: tuple = ()
+    compare: Optional[Callable[[Case, Any, Any], Optional[str]]] = None
+    probe: Optional[Callable[[Callable, tuple, float], ProbeResult]] = None
+    judge: Optional[Callable[[Case, ProbeResult], Optional[str]]] = None
     time_limit: float = 10.0
     description: str = ""
 
-    def problem(self, student_fn: Callable, case: Case) -> Optional[str]:
-        """None if ``student_fn`` answers ``case`` right, else a message saying why not."""
-        if self.verify is not None:
-            return self.verify(student_fn, case)
-        got, problem = call_student(student_fn, case, self.time_limit)
+    def cases(self, hidden: bool = False) -> Sequence[Case]:
+        return self.hidden() if hidden else self.visible()
+
+    def run_probe(self, student_fn: Callable, case: Case) -> ProbeResult:
+        """The student's half: plain data only."""
+        inputs = plain_inputs(case.args)
+        return (self.probe or default_probe)(student_fn, inputs, self.time_limit)
+
+    def run_judge(self, case: Case, result: ProbeResult) -> Optional[str]:
+        """The trusted half: None if right, else the message for the student."""
+        if not isinstance(result, dict):
+            return "the grader received no readable answer for this case"
+        if "error" in result:
+            return str(result["error"])
+        try:
+            if self.judge is not None:
+                return self.judge(case, result)
+            return self._default_judge(case, result)
+        except Exception as error:  # malformed plain data: never a crash of the check
+            return f"the grader could not read your answer ({type(error).__name__}: {error})"
+
+    def _default_judge(self, case: Case, result: ProbeResult) -> Optional[str]:
+        answer = result["answer"]
+        problem = type_problem(answer, self.returns)
         if problem:
             return problem
-        problem = answer_problem(got, self.returns)
-        if problem:
-            return problem
-        expected = self.reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        got = restore(answer)
+        if isinstance(got, float) and math.isnan(got):
+            return "your function returned NaN"
+        expected = self.reference(*plain_inputs(case.args))
         return self.compare(case, expected, got)
+
+    def problem(self, student_fn: Callable, case: Case) -> Optional[str]:
+        """Both halves in this process."""
+        return self.run_judge(case, self.run_probe(student_fn, case))
 
 
 def register(check_: Check) -> Check:
@@ -100,7 +137,7 @@ def check(name: str, student_fn: Callable, hidden: bool = False) -> None:
     the_check = REGISTRY[name]
     if not callable(student_fn):
         raise CheckFailed(f"{name}: expected your function, got {type(student_fn).__name__}")
-    cases = the_check.hidden() if hidden else the_check.visible()
+    cases = the_check.cases(hidden)
     for case in cases:
         problem = the_check.problem(student_fn, case)
         if problem:
@@ -134,18 +171,15 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def call_student(fn: Callable, case: Case, seconds: float,
+def call_student(fn: Callable, inputs: tuple, seconds: float,
                  copy_inputs: bool = True) -> tuple[Any, Optional[str]]:
     """Call ``fn`` on a copy of the case's inputs: (answer, None) or (None, what went wrong).
     With ``copy_inputs=False`` the inputs are passed as they are (a recording model, a random
     generator whose state must advance) and not checked for changes."""
-    if copy_inputs:
-        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-    else:
-        args, kwargs = case.args, case.kwargs
+    args = copy.deepcopy(inputs) if copy_inputs else inputs
     try:
         with time_limit(seconds):
-            got = fn(*args, **kwargs)
+            got = fn(*args)
     except _TimeLimit:
         return None, (f"your function did not return within {seconds:g} s "
                       "(an infinite loop, or a much slower method than needed?)")
@@ -153,11 +187,17 @@ def call_student(fn: Callable, case: Case, seconds: float,
         return None, "not implemented yet: the function still raises NotImplementedError"
     except Exception as error:  # the student's bug, reported, never re-raised
         return None, f"your function raised {type(error).__name__}: {error}{_where(error)}"
-    for i, (before, after) in enumerate(zip(case.args, args) if copy_inputs else ()):
+    for i, (before, after) in enumerate(zip(inputs, args) if copy_inputs else ()):
         if not same(before, after):
             return None, (f"your function changed its input argument {i + 1}; "
                           "work on a copy instead of modifying what you are given")
     return got, None
+
+
+def default_probe(student_fn: Callable, inputs: tuple, seconds: float) -> ProbeResult:
+    """Call the student's function on a copy of ``inputs``; describe the answer."""
+    got, problem = call_student(student_fn, inputs, seconds)
+    return {"error": problem} if problem else {"answer": describe(got)}
 
 
 def _where(error: BaseException) -> str:
@@ -194,19 +234,13 @@ def same(a: Any, b: Any) -> bool:
 # Judging an answer
 # ---------------------------------------------------------------------------------------------
 
-def type_name(t: type | tuple) -> str:
-    names = [x.__name__ for x in (t if isinstance(t, tuple) else (t,))]
-    return " or ".join(names)
-
-
-def answer_problem(got: Any, returns: type | tuple) -> Optional[str]:
-    """Problems every answer is checked for: None, wrong type, NaN or infinity."""
-    if got is None:
+def type_problem(answer: dict, accepted: tuple) -> Optional[str]:
+    """Problems of the answer's type, read from its plain description."""
+    if answer["type"] == "NoneType":
         return "your function returned None: did you forget the `return` statement?"
-    if not isinstance(got, returns):
-        return f"expected a {type_name(returns)}, got a {type(got).__name__}: {short(got)}"
-    if isinstance(got, float) and math.isnan(got):
-        return "your function returned NaN"
+    if accepted and answer["type"] not in accepted:
+        shown = f": {short(answer['value'])}" if "value" in answer else ""
+        return f"expected a {' or '.join(accepted)}, got a {answer['type']}{shown}"
     return None
 
 
@@ -252,3 +286,54 @@ def compare_counts(case: Case, expected: dict, got: dict) -> Optional[str]:
         if exp[key] != gt[key]:
             return f"count of {key}: expected {exp[key]}, got {gt[key]}"
     return None
+
+
+def compare_tensor(rtol: float = 1e-5, atol: float = 1e-6, dims: Sequence[str] = (),
+                   what: str = "output", explain=None):
+    """A ``compare`` for tensor and array answers: shape, dtype, NaN, then the first element
+    that differs, with its index named by ``dims`` ("at b=0, t=3, h=1"), and the largest
+    difference. ``explain(case, expected, got)`` may add a diagnosis of the mistake."""
+    def compare(case: Case, expected, got) -> Optional[str]:
+        exp, gt = _as_numpy(expected), _as_numpy(got)
+        if type(expected) is not type(got):
+            return f"expected a {type_name_of(expected)}, got a {type_name_of(got)}"
+        shape = "(" + ", ".join(f"{d}={n}" for d, n in zip(dims, exp.shape)) + ")" if dims else str(tuple(exp.shape))
+        if exp.shape != gt.shape:
+            hint = ""
+            if sorted(exp.shape) == sorted(gt.shape):
+                hint = " (the same sizes in another order: batch-first (B, T, ...) is expected)"
+            return f"{what} has shape {tuple(gt.shape)}, expected {shape}{hint}"
+        if str(getattr(expected, "dtype", "")) != str(getattr(got, "dtype", "")):
+            return f"{what} has dtype {got.dtype}, expected {expected.dtype}"
+        if np.isnan(gt).any() and not np.isnan(exp).any():
+            return f"{what} contains NaN at {_index(np.argwhere(np.isnan(gt))[0], dims)}"
+        close = np.isclose(gt, exp, rtol=rtol, atol=atol, equal_nan=True)
+        if close.all():
+            return None
+        first = np.argwhere(~close)[0]
+        diff = np.abs(gt.astype(np.float64) - exp.astype(np.float64))
+        worst = np.unravel_index(np.nanargmax(diff), diff.shape) if diff.size else first
+        message = (f"{what} first differs at {_index(first, dims)}: expected {fmt(float(exp[tuple(first)]))}, "
+                   f"got {fmt(float(gt[tuple(first)]))} ({int((~close).sum())} of {close.size} "
+                   f"elements differ; largest difference {fmt(float(diff[worst]))} at {_index(worst, dims)})")
+        extra = explain(case, expected, got) if explain else None
+        return f"{message}. {extra}" if extra else message
+    return compare
+
+
+def _as_numpy(x) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def _index(index, dims: Sequence[str]) -> str:
+    index = [int(i) for i in index]
+    if dims and len(dims) == len(index):
+        return ", ".join(f"{d}={i}" for d, i in zip(dims, index))
+    return str(index)
+
+
+def type_name_of(x) -> str:
+    from .plain import type_name
+    return type_name(x)
