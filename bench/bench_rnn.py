@@ -14,7 +14,8 @@ What is measured, for RNN (tanh), GRU and LSTM, one layer, float32, shapes (T, B
   ``torch.cuda.max_memory_allocated`` during the step minus the memory allocated before it;
 - the fraction of an RNN-LM training step (embedding, LSTM, output layer, softmax and loss,
   forward and backward) spent in the output layer + softmax + loss, for a 10k vocabulary;
-- on a CUDA GPU only: the same table against cuDNN, and ``torch.compile`` of the reference.
+- on a CUDA GPU only: the same table against cuDNN, and ``torch.compile`` of the reference
+  (first shape only).
 
 Results are printed as tables and written as JSON to ``bench/results/`` (git-ignored).
 Run: ``python bench/bench_rnn.py [--reps 15] [--threads 2] [--quick]``.
@@ -124,16 +125,22 @@ def gpu_peak_bytes(step) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
-def saved_for_backward_bytes(module: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of the distinct storages autograd keeps for the backward pass of one forward."""
+def saved_for_backward_bytes(module: nn.Module, x: torch.Tensor) -> int | None:
+    """Bytes of the distinct storages autograd keeps for the backward pass of one forward
+    (None where hooks cannot see them: in a compiled module)."""
+    if hasattr(module, "_orig_mod"):                       # torch.compile'd
+        return None
     storages: dict[int, int] = {}
 
     def pack(t):
         storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        module(x)
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            module(x)
+    except Exception:
+        return None
     params = {p.untyped_storage().data_ptr() for p in module.parameters()}
     return sum(n for ptr, n in storages.items() if ptr not in params and ptr != x.untyped_storage().data_ptr())
 
@@ -147,7 +154,7 @@ def bench_layers(device, shapes, reps: int, extra_impls=None) -> list[dict]:
         for kind in KINDS:
             torch.manual_seed(0)
             modules = make_modules(kind, I, H, device)
-            modules.update(extra_impls(kind, modules) if extra_impls else {})
+            modules.update(extra_impls(kind, modules, (T, B, I, H)) if extra_impls else {})
             x = torch.randn(T, B, I, device=device, requires_grad=True)
             steps = {name: (lambda m=m: training_step(m, x)) for name, m in modules.items()}
             seconds = time_interleaved(steps, reps, device)
@@ -158,7 +165,7 @@ def bench_layers(device, shapes, reps: int, extra_impls=None) -> list[dict]:
                              ms={k: v * 1e3 for k, v in seconds.items()},
                              ratio={k: v / seconds["torch.nn"] for k, v in seconds.items()},
                              peak_mib={k: (v / 2**20 if v is not None else None) for k, v in peak.items()},
-                             saved_mib={k: v / 2**20 for k, v in saved.items()}))
+                             saved_mib={k: (v / 2**20 if v is not None else None) for k, v in saved.items()}))
             print_row(rows[-1], list(modules))
     return rows
 
@@ -187,12 +194,18 @@ def bench_softmax_fraction(device, reps: int, vocab: int = 10_000, T=35, B=20, E
     return result
 
 
-def compiled_reference(kind: str, modules: dict) -> dict:
-    """torch.compile of the reference loop (GPU section only); empty if compiling fails."""
+def compiled_reference(kind: str, modules: dict, shape) -> dict:
+    """torch.compile of the reference loop, on the first shape only (compiling unrolls the
+    time loop, which takes long for long sequences); GPU section only; empty if it fails."""
+    if list(shape) != list(SHAPES[0]):
+        return {}
     try:
+        start = time.perf_counter()
         compiled = torch.compile(modules["reference"])
-        x = torch.randn(5, 2, modules["reference"].input_size, device="cuda", requires_grad=True)
+        device = next(modules["reference"].parameters()).device
+        x = torch.randn(*shape[:2], shape[2], device=device, requires_grad=True)
         training_step(compiled, x)
+        print(f"  torch.compile of the {kind} reference: {time.perf_counter() - start:.0f} s to compile")
         return {"reference+compile": compiled}
     except Exception as error:                                   # report, do not crash the bench
         print(f"  torch.compile of the {kind} reference failed: {type(error).__name__}: {error}")
@@ -216,7 +229,8 @@ def print_row(row: dict, names: list[str]) -> None:
           + " ".join(f"{row['ms'][n]:17.2f}" for n in names) + "   "
           + " ".join(f"{row['ratio'][n]:13.2f}" for n in names[1:])
           + f"  {verdict:>4s}<={TARGETS[row['kind']]:.1f}   {peaks}   "
-          + "/".join(f"{row['saved_mib'][n]:.1f}" for n in names), flush=True)
+          + "/".join("-" if row["saved_mib"][n] is None else f"{row['saved_mib'][n]:.1f}" for n in names),
+          flush=True)
 
 
 def main(argv=None) -> dict:
@@ -225,6 +239,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--quick", action="store_true", help="first shape only, few repetitions")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
+    parser.add_argument("--no-compile", action="store_true", help="GPU: skip torch.compile of the reference")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     shapes = SHAPES[:1] if args.quick else SHAPES
@@ -246,8 +261,9 @@ def main(argv=None) -> dict:
     if torch.cuda.is_available():
         print(f"{torch.cuda.get_device_name()}; torch.nn runs cuDNN")
         report["gpu_name"] = torch.cuda.get_device_name()
-        print_header(list(IMPLS) + ["reference+compile"], "cuda-peak")
-        report["gpu"] = bench_layers("cuda", shapes, reps, extra_impls=compiled_reference)
+        print_header(list(IMPLS) + ([] if args.no_compile else ["reference+compile"]), "cuda-peak")
+        report["gpu"] = bench_layers("cuda", shapes, reps,
+                                     extra_impls=None if args.no_compile else compiled_reference)
         report["gpu_softmax"] = bench_softmax_fraction("cuda", reps)
     else:
         print("skipped: no CUDA device on this machine")

@@ -165,7 +165,9 @@ def train_language_model(model: nn.Module, train_ids, valid_ids, config: TrainCo
     model with its best validation weights (also saved to ``config.checkpoint`` if set).
 
     train_ids, valid_ids: token id streams (N,) (lists, arrays or tensors). The device is
-    ``rnnlab.device()`` unless given."""
+    ``rnnlab.device()`` unless given. ``config.seed`` seeds what happens during training
+    (dropout masks); call ``seed_everything`` before building the model to fix its initial
+    weights as well."""
     config = config or TrainConfig()
     if config.seed is not None:
         seed_everything(config.seed)
@@ -225,3 +227,25 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
     if optimizer is not None and checkpoint.get("optimizer") is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
     return checkpoint
+
+
+def fit_neural_lm(make_model, corpus, config: TrainConfig | None = None, min_freq: int = 1,
+                  device: torch.device | str | None = None):
+    """Train a neural LM on a corpus of sentences and return it as a ``rnnlab.lm.LanguageModel``
+    (``rnnlab.models.NeuralLM``): the factory the perplexity tables of ``rnnlab.report`` want.
+
+    ``make_model(vocab_size) -> model`` builds the network (seeded by ``config.seed`` first);
+    ``corpus`` has ``.train`` and ``.valid`` lists of token lists; the vocabulary is built from
+    ``corpus.train`` with ``min_freq`` (1, the n-gram models' choice, keeps every training
+    token). The sentences become one stream with ``</s>`` after each (``encode_stream``)."""
+    from .data.batching import build_vocab, encode_stream
+    from .models import NeuralLM
+
+    config = config or TrainConfig()
+    vocab = build_vocab(corpus.train, min_freq=min_freq)
+    if config.seed is not None:
+        seed_everything(config.seed)
+    model = make_model(len(vocab))
+    train_language_model(model, encode_stream(corpus.train, vocab), encode_stream(corpus.valid, vocab),
+                         config, device)
+    return NeuralLM(model, vocab)
