@@ -142,7 +142,8 @@ def saved_for_backward_bytes(module: nn.Module, x: torch.Tensor) -> int | None:
     except Exception:
         return None
     params = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    return sum(n for ptr, n in storages.items() if ptr not in params and ptr != x.untyped_storage().data_ptr())
+    params.add(x.untyped_storage().data_ptr())
+    return sum(n for ptr, n in storages.items() if ptr not in params)
 
 
 # -- the benchmarks -----------------------------------------------------------------------------
@@ -158,8 +159,8 @@ def bench_layers(device, shapes, reps: int, extra_impls=None) -> list[dict]:
             x = torch.randn(T, B, I, device=device, requires_grad=True)
             steps = {name: (lambda m=m: training_step(m, x)) for name, m in modules.items()}
             seconds = time_interleaved(steps, reps, device)
-            peak = {name: (gpu_peak_bytes(step) if torch.device(device).type == "cuda" else cpu_peak_bytes(step))
-                    for name, step in steps.items()}
+            measure_peak = gpu_peak_bytes if torch.device(device).type == "cuda" else cpu_peak_bytes
+            peak = {name: measure_peak(step) for name, step in steps.items()}
             saved = {name: saved_for_backward_bytes(m, x) for name, m in modules.items()}
             rows.append(dict(shape=[T, B, I, H], kind=kind,
                              ms={k: v * 1e3 for k, v in seconds.items()},

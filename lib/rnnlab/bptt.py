@@ -158,7 +158,8 @@ def rnn_backward(dh_out: Tensor, cache: list) -> dict[str, Tensor]:
     x0, h0, W_xh, W_hh, _ = cache[0]
     dx = torch.zeros(dh_out.shape[0], len(cache), x0.shape[1], dtype=dh_out.dtype)
     dh = torch.zeros_like(dh_out)
-    dW_xh, dW_hh, db_h = torch.zeros_like(W_xh), torch.zeros_like(W_hh), torch.zeros(W_hh.shape[0], dtype=dh_out.dtype)
+    dW_xh, dW_hh = torch.zeros_like(W_xh), torch.zeros_like(W_hh)
+    db_h = torch.zeros(W_hh.shape[0], dtype=dh_out.dtype)
     dh_from_future = torch.zeros_like(h0)
     for t in reversed(range(len(cache))):
         dh[:, t] = dh_out[:, t] + dh_from_future
@@ -247,10 +248,11 @@ def compare_gradients(got: dict[str, Tensor], want: dict[str, Tensor],
             report.errors[name], report.where[name] = 0.0, ((), 0.0, 0.0)
             continue
         flat_index = int(err.argmax())
-        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat_index), err.shape)) if err.dim() else ()
+        index = torch.unravel_index(torch.tensor(flat_index), err.shape) if err.dim() else ()
+        got_there, want_there = (float(torch.as_tensor(t, dtype=torch.float64).reshape(-1)[flat_index])
+                                 for t in (actual, expected))
         report.errors[name] = float(err.max())
-        report.where[name] = (index, float(torch.as_tensor(actual, dtype=torch.float64).reshape(-1)[flat_index]),
-                              float(torch.as_tensor(expected, dtype=torch.float64).reshape(-1)[flat_index]))
+        report.where[name] = (tuple(int(i) for i in index), got_there, want_there)
     return report
 
 

@@ -11,6 +11,8 @@ r"""Neural models of the course, built on ``rnnlab.layers``: language models and
 - ``RNNLM``: embedding, a recurrent layer of any kind (``"rnn"``, ``"rnn_relu"``, ``"lstm"``,
   ``"gru"``), dropout and a softmax output layer, optionally tied to the embedding
   (Press & Wolf 2017, Inan et al. 2017), chapters 03-05.
+- ``NeuralLM``: either language model and its vocabulary as a ``rnnlab.lm.LanguageModel``
+  (perplexity, agreement, sampling), ``teacher_forcing_loss`` the loss both are trained with.
 - ``RNNTagger``: one label per token (chapter 06); ``RNNClassifier``: one label per sequence
   from the last state or the mean or max of the outputs over each sequence's true length.
 
@@ -24,12 +26,14 @@ default (``impl="fused"``); pass ``impl="reference"`` to run the readable loop o
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import layers
-from .vocab import BOS, SPECIALS
+from .lm import LanguageModel
+from .vocab import BOS, EOS, SPECIALS
 
 START_ID = SPECIALS.index(BOS)          # id of <s> in every rnnlab.vocab.Vocab
 
@@ -64,7 +68,7 @@ def detach_state(state):
 
 
 class FixedWindowLM(nn.Module):
-    r"""Bengio et al. (2003): :math:`P(w_t \mid \text{previous } n-1) = \mathrm{softmax}(b + U \tanh(d + H x))`.
+    r"""Bengio et al. (2003): :math:`P(w_{t+1} \mid w_{t-n+2}^{t}) = \mathrm{softmax}(b + U \tanh(d + H x))`.
 
     Parameters: ``embedding`` C (V, E), ``hidden`` H (hidden_size, (n-1) E) with bias d,
     ``output`` U (V, hidden_size) with bias b. ``context_size`` is n-1.
@@ -129,7 +133,8 @@ class RNNLM(nn.Module):
                  tie_weights: bool = False, impl: str = "fused"):
         super().__init__()
         if tie_weights and hidden_size != embedding_dim:
-            raise ValueError(f"tie_weights needs hidden_size == embedding_dim, got {hidden_size} != {embedding_dim}")
+            raise ValueError("tie_weights needs hidden_size == embedding_dim, "
+                             f"got {hidden_size} != {embedding_dim}")
         self.kind = kind
         self.encoder = _RecurrentEncoder(vocab_size, embedding_dim, hidden_size, kind, num_layers,
                                          False, dropout, impl)
@@ -211,3 +216,50 @@ class RNNClassifier(nn.Module):
 def language_model_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
     """Mean cross-entropy (nats per token) of logits (B, T, V) against next tokens (B, T)."""
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
+
+
+def teacher_forcing_loss(model: nn.Module, tokens: Tensor, pad_id: int | None = None) -> Tensor:
+    r"""The LM training loss with teacher forcing: the model reads the *true* tokens
+    :math:`w_1 \dots w_{T-1}` (never its own predictions) and is scored on the next ones,
+
+    .. math::
+        \mathcal{L} = -\frac{1}{N} \sum_{b} \sum_{t=1}^{T-1} [w_{b,t+1} \ne \text{pad}]
+        \ln \mathrm{softmax}(z_{b,t})_{w_{b,t+1}},
+
+    N being the number of non-padding targets. tokens (B, T) ids, padded on the right with
+    ``pad_id`` (None: no padding); ``model(inputs (B, T-1)) -> (logits (B, T-1, V), state)``.
+    Returns the mean loss in nats per token, a scalar tensor with a gradient."""
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]          # input w_t, target w_{t+1}
+    if pad_id is not None:
+        targets = targets.masked_fill(targets == pad_id, -100)   # ignored by cross_entropy
+    logits, _ = model(inputs)
+    return language_model_loss(logits, targets)
+
+
+class NeuralLM(LanguageModel):
+    r"""Any model with the LM signature of this module (``RNNLM``, ``FixedWindowLM``) and its
+    vocabulary as a ``rnnlab.lm.LanguageModel``, for the perplexity and agreement tables.
+
+    Training reads one stream of sentences, each followed by ``</s>`` (``rnnlab.data.
+    encode_stream``), so here a sentence is read after a ``</s>``, from a zero state:
+    :math:`\ln P(w_1 \dots w_m \texttt{</s>}) = \sum_t \ln \mathrm{softmax}(z_t)_{w_{t+1}}`
+    for the inputs ``</s> w_1 ... w_m``. Runs on the model's device, in eval mode."""
+
+    def __init__(self, model: nn.Module, vocab):
+        self.model, self.vocab = model, vocab
+
+    @torch.no_grad()
+    def _log_probs(self, history) -> Tensor:
+        """ln P(. | prefix) after each prefix of ``history``: (len(history) + 1, V)."""
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        ids = [self.vocab.eos_id] + [int(i) for i in self.vocab.encode(list(history))]
+        logits, _ = self.model(torch.tensor([ids], device=device))
+        return torch.log_softmax(logits[0].double(), -1).cpu()
+
+    def next_distribution(self, history) -> np.ndarray:
+        return self._log_probs(history)[-1].exp().numpy()
+
+    def token_logprobs(self, sentence) -> np.ndarray:
+        targets = torch.as_tensor(self.vocab.encode(list(sentence) + [EOS]))
+        return self._log_probs(sentence).gather(1, targets[:, None])[:, 0].numpy()
