@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from itertools import repeat
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .intindex import IntIndex
 from .lm import LanguageModel
 from .vocab import BOS, EOS, UNK, Vocab
 
@@ -150,23 +152,27 @@ def kn_bigram_probability(bigram_counts: Mapping[Ngram, int], prev: str, word: s
 def _stream(vocab: Vocab | None, sentences: Iterable[Sequence[str]], n: int,
             min_freq: int = 1) -> tuple[Vocab, np.ndarray]:
     """All padded sentences, encoded and concatenated: (vocab, int64 array of shape (length,)).
-    Without a ``vocab``, one is built from ``sentences`` in the same single pass over the
-    tokens (provisional ids in order of appearance, then renumbered by frequency)."""
+    Without a ``vocab``, one is built from ``sentences``: provisional ids in order of first
+    appearance (one dict built in C by ``dict.fromkeys``), renumbered by frequency."""
     padding = [BOS] * (n - 1)
     flat = [t for s in sentences for t in (*padding, *s, EOS)]
     if vocab is not None:
         get, unk = vocab.stoi.get, vocab.unk_id
-        return vocab, np.fromiter((get(t, unk) for t in flat), dtype=np.int64, count=len(flat))
-    first_seen: dict[str, int] = {}
-    ids = np.fromiter((first_seen.setdefault(t, len(first_seen)) for t in flat),
-                      dtype=np.int64, count=len(flat))
-    tokens = list(first_seen)
-    counts = np.bincount(ids, minlength=len(tokens))
+        return vocab, np.fromiter(map(get, flat, repeat(unk, len(flat))), dtype=np.int64, count=len(flat))
+    tokens = list(dict.fromkeys(flat))
+    first_seen = dict(zip(tokens, range(len(tokens))))
+    ids = np.fromiter(map(first_seen.__getitem__, flat), dtype=np.int64, count=len(flat))
+    counts = np.bincount(ids, minlength=len(tokens)).tolist()
     kept = sorted((t for t, c in zip(tokens, counts) if c >= min_freq and t not in (UNK, BOS, EOS)),
                   key=lambda t: (-counts[first_seen[t]], t))
     vocab = Vocab(kept)
     renumber = np.array([vocab[t] for t in tokens], dtype=np.int64)
     return vocab, renumber[ids]
+
+
+def encode_corpus(sentences: Iterable[Sequence[str]], n: int, vocab: Vocab) -> np.ndarray:
+    """The padded ``sentences`` as one int64 id array of shape (length,), for ``fit_encoded``."""
+    return _stream(vocab, sentences, n)[1]
 
 
 class _Order:
@@ -191,9 +197,43 @@ class _Order:
         self.ctx_ids, start = np.unique(h, return_index=True)
         self.ctx_total = np.add.reduceat(adjusted[positive], start) if len(h) else np.zeros(0)
         self.ctx_types = np.diff(np.append(start, len(h)))
+        self.key_slots, self.ctx_slots = _slots(self.keys), _slots(self.ctx_ids)
+        self.key_index = self.ctx_index = None  # hash indexes, built on first use
+
+    def find_keys(self, queries: np.ndarray) -> np.ndarray:
+        if self.key_slots is not None:
+            return _direct(self.key_slots, queries)
+        if self.key_index is None:
+            self.key_index = IntIndex(self.keys)
+        return self.key_index.find(queries)
+
+    def find_contexts(self, queries: np.ndarray) -> np.ndarray:
+        if self.ctx_slots is not None:
+            return _direct(self.ctx_slots, queries)
+        if self.ctx_index is None:
+            self.ctx_index = IntIndex(self.ctx_ids)
+        return self.ctx_index.find(queries)
 
 
-_MAX_KEY = 2 ** 62
+_DENSE_LIMIT = 1 << 22  # key spaces up to this size are looked up by direct indexing
+
+
+def _slots(sorted_keys: np.ndarray):
+    """A direct-index table key -> position (int32, -1 where absent), or None if too large."""
+    if len(sorted_keys) == 0 or sorted_keys[-1] >= _DENSE_LIMIT:
+        return None
+    slots = np.full(int(sorted_keys[-1]) + 1, -1, dtype=np.int32)
+    slots[sorted_keys] = np.arange(len(sorted_keys), dtype=np.int32)
+    return slots
+
+
+def _direct(slots: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Look-up through a direct-index table: position, or -1 where absent."""
+    inside = (queries >= 0) & (queries < len(slots))
+    return np.where(inside, slots[np.where(inside, queries, 0)], -1)
+
+
+_MAX_KEY = 2 ** 62  # past this, contexts are coded by rank instead of mixed radix
 
 
 def _lookup(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -236,7 +276,13 @@ class NGramLM(LanguageModel):
             min_freq: int = 1) -> "NGramLM":
         """Count every order 1..n on ``sentences`` (lists of tokens). Tokens outside ``vocab``
         (default: built from ``sentences`` with ``min_freq``) become ``<unk>``."""
-        self.vocab, stream = _stream(vocab, sentences, self.n, min_freq)
+        vocab, stream = _stream(vocab, sentences, self.n, min_freq)
+        return self.fit_encoded(stream, vocab)
+
+    def fit_encoded(self, stream: np.ndarray, vocab: Vocab) -> "NGramLM":
+        """Count every order on an encoded corpus: ``stream`` is the int64 array of shape
+        (length,) that ``encode_corpus(sentences, n, vocab)`` returns."""
+        self.vocab = vocab
         self.V = V = len(self.vocab)
         self.predictable = V - 1  # every type but <s>
         self.orders = self._count(stream, V)
@@ -316,22 +362,15 @@ class NGramLM(LanguageModel):
         return self._probabilities_given(self._context_ids(stream), stream)
 
     def _probabilities_given(self, ctxs: list[np.ndarray], words: np.ndarray) -> np.ndarray:
-        """P(words[i] | context i), the context given by its dense id at every order."""
-        V = self.V
+        """P(words[i] | context i), the context given by its code at every order."""
         if self.estimator == "addk":
-            order, ctx = self.orders[-1], ctxs[-1]
-            ci = _lookup(order.ctx_ids, ctx)
-            total = np.where(ci >= 0, order.ctx_total[np.maximum(ci, 0)], 0)
-            c = self._count_of(order, ctx, words)
+            c, total, _, _ = self._order_stats(self.orders[-1], ctxs[-1], words)
             p = (c + self.k) / (total + self.k * self.predictable)
             return np.where(words == self.vocab.bos_id, 0.0, p)
         p = np.full(len(words), 1.0 / self.predictable)  # order 0: uniform
         for k in range(1, self.n + 1):
-            order, ctx = self.orders[k - 1], ctxs[k - 1]
-            ci = _lookup(order.ctx_ids, ctx)
-            seen = ci >= 0
-            total = np.where(seen, order.ctx_total[np.maximum(ci, 0)], 1)
-            c = self._count_of(order, ctx, words)
+            c, total, types, seen = self._order_stats(self.orders[k - 1], ctxs[k - 1], words)
+            total = np.where(seen, total, 1)
             if self.estimator == "mle":
                 if k == self.n:
                     p = np.where(seen, c / total, 0.0)
@@ -340,14 +379,19 @@ class NGramLM(LanguageModel):
                 p = np.where(seen, lam * c / total + (1 - lam) * p, p)
             else:  # kn
                 d = self.discounts[k - 1]
-                types = np.where(seen, order.ctx_types[np.maximum(ci, 0)], 0)
                 p = np.where(seen, np.maximum(c - d, 0) / total + d * types / total * p, p)
         return np.where(words == self.vocab.bos_id, 0.0, p)
 
-    def _count_of(self, order: _Order, ctx: np.ndarray, words: np.ndarray) -> np.ndarray:
-        """The (adjusted) count of each (context, word) pair; 0 where unseen."""
-        gi = _lookup(order.keys, np.where(ctx >= 0, ctx * self.V + words, -1))
-        return np.where(gi >= 0, order.adjusted[np.maximum(gi, 0)], 0)
+    def _order_stats(self, order: _Order, ctx: np.ndarray, words: np.ndarray):
+        """For each (context, word): its adjusted count c(h w), the context's total c(h .) and
+        number of types N1+(h .), and whether the context was seen (hash or direct look-ups)."""
+        keys = np.where(ctx >= 0, ctx * self.V + words, -1)
+        gi = order.find_keys(keys)
+        ci = order.find_contexts(ctx)
+        seen = ci >= 0
+        ci = np.maximum(ci, 0)
+        return (np.where(gi >= 0, order.adjusted[np.maximum(gi, 0)], 0),
+                np.where(seen, order.ctx_total[ci], 0), np.where(seen, order.ctx_types[ci], 0), seen)
 
     def token_logprobs_corpus(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """ln P(w_t | context) of every predicted token of ``sentences`` (``</s>`` included),

@@ -188,3 +188,13 @@ def test_unseen_fraction_counts_held_out_ngrams_missing_from_training():
     # test bigrams: <s> a, a b, b d(<unk>), d </s>, <s> a, a </s>  -> unseen: b <unk>, <unk> </s>, a </s>
     assert lm.unseen_fraction(test) == pytest.approx(3 / 6)
     assert lm.unseen_fraction(test, 1) == pytest.approx(1 / 6)  # only <unk>
+
+
+def test_direct_index_tables_give_the_same_scores(monkeypatch):
+    train, test = random_corpus(15), random_corpus(16, 30)
+    dense = NGramLM(3, "kn").fit(train)
+    assert dense.orders[0].key_slots is not None
+    monkeypatch.setattr(ngram, "_DENSE_LIMIT", 0)  # hash indexes everywhere
+    searched = NGramLM(3, "kn").fit(train)
+    assert searched.orders[0].key_slots is None
+    np.testing.assert_array_equal(dense.token_logprobs_corpus(test), searched.token_logprobs_corpus(test))
