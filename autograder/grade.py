@@ -23,6 +23,10 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grading  # noqa: E402
+import sandbox  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SOLUTIONS, RELEASES = ROOT / "solutions", ROOT / "notebooks"
@@ -36,7 +40,7 @@ def chapters() -> list[str]:
 
 
 def nbgrader(*args: str, db_url: str | None = None, workdir: Path | None = None,
-             quiet: bool = True) -> None:
+             quiet: bool = True, check: bool = True) -> None:
     """Run an nbgrader command; ``workdir`` moves submitted/, autograded/ and feedback/ there."""
     command = [sys.executable, "-m", "nbgrader", *args]
     if workdir:
@@ -48,7 +52,7 @@ def nbgrader(*args: str, db_url: str | None = None, workdir: Path | None = None,
         command.append("--log-level=WARN")
     env = dict(os.environ)  # nbgrader runs the `alembic` of its own environment
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    subprocess.run(command, cwd=HERE, check=True, env=env)
+    subprocess.run(command, cwd=HERE, check=check, env=env)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,31 +115,107 @@ def submit(student: str, stem: str, notebook, submitted: Path = SUBMITTED) -> Pa
 # Grading
 # ---------------------------------------------------------------------------------------------
 
-def grade(db_url: str | None = None, csv_path: Path = GRADES_CSV,
-          workdir: Path | None = None) -> list[dict]:
-    """Autograde every submission, write feedback and the grades CSV; return the CSV rows.
+def check_sandbox() -> None:
+    """Refuse to grade without bubblewrap unless told to (UNSANDBOXED=1)."""
+    if sandbox.unsandboxed():
+        print("warning: UNSANDBOXED=1: submissions run WITHOUT the sandbox (never for real students)",
+              file=sys.stderr)
+        return
+    why = sandbox.missing()
+    if why:
+        sys.exit(f"refusing to grade: the sandbox is not available ({why}).\n"
+                 "Install bubblewrap, or run `make grade UNSANDBOXED=1` to grade without it "
+                 "(only for your own notebooks).")
+
+
+def jobs_of(submitted: Path, options: grading.Options | None = None) -> list:
+    """One job per autograder/submitted/<student>/<NN_slug>/ folder of a known chapter."""
+    options = options or grading.Options(sandboxed=not sandbox.unsandboxed())
+    jobs = []
+    for stem in chapters():
+        for folder in sorted(submitted.glob(f"*/{stem}")):
+            if folder.is_dir():
+                jobs.append(grading.Job(folder.parent.name, stem, str(folder / f"{stem}.ipynb"), options))
+    return jobs
+
+
+def run_jobs(jobs: list, db_url: str, autograded: Path, workers: int = 1, client=None) -> list[dict]:
+    """Grade the jobs and record every result in the gradebook: serially, in a pool of
+    ``workers`` processes (the results recorded here, one writer), or on a Dask ``client``
+    (each task records its own result: the gradebook is a shared PostgreSQL then)."""
+    if client is not None:
+        futures = client.map(grading.grade_and_record, jobs, db_url=db_url,
+                             autograded=str(autograded), pure=False)
+        return client.gather(futures)
+    results = []
+    if workers <= 1:
+        for job in jobs:
+            result = grading.grade_submission(job)
+            grading.record(result, db_url, autograded)
+            results.append(result)
+        return results
+    import concurrent.futures
+    import multiprocessing
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for result in pool.map(grading.grade_submission, jobs):
+            grading.record(result, db_url, autograded)
+            results.append(result)
+    return results
+
+
+def grade(db_url: str | None = None, csv_path: Path = GRADES_CSV, workdir: Path | None = None,
+          workers: int = 1, options: grading.Options | None = None, client=None) -> list[dict]:
+    """Grade every submission, write feedback and the grades CSV; return the CSV rows.
     Submissions are read from autograder/submitted/, or from ``workdir``/submitted/ (tests)."""
+    if options is None or options.sandboxed:
+        check_sandbox()
     submitted = workdir / "submitted" if workdir else SUBMITTED
     if not submitted.exists() or not any(submitted.iterdir()):
         sys.exit(f"nothing to grade: put submissions in {submitted}/<student>/<NN_slug>/")
+    db_url = db_url or os.environ.get("RNNLAB_GRADEBOOK_URL") or f"sqlite:///{HERE / 'gradebook.db'}"
+    autograded = (workdir or HERE) / "autograded"
     release_dir = (workdir or HERE / ".work") / "release"
-    for stem in chapters():
-        if not list(submitted.glob(f"*/{stem}")):
-            continue
+    jobs = jobs_of(submitted, options)
+    stems = sorted({job.stem for job in jobs})
+    for stem in stems:  # the assignment in the gradebook
         nbgrader("generate_assignment", stem, "--force",
                  f"--CourseDirectory.release_directory={release_dir}", db_url=db_url)
-        nbgrader("autograde", stem, "--force", "--create", db_url=db_url, workdir=workdir)
-        nbgrader("generate_feedback", stem, "--force", db_url=db_url, workdir=workdir)
+    results = run_jobs(jobs, db_url, autograded, workers, client)
+    for stem in stems:
+        nbgrader("generate_feedback", stem, "--force", db_url=db_url, workdir=workdir, check=False)
+    return export(db_url, csv_path, results)
+
+
+def export(db_url: str, csv_path: Path, results: list[dict]) -> list[dict]:
+    """nbgrader's CSV export, with two columns added: ``review`` (the notebook's own tests and
+    the verification disagree, or the grader failed) and ``reason`` (every lost point and
+    every fault, in words)."""
     nbgrader("export", f"--to={csv_path}", db_url=db_url)
+    by_key = {(r["student"], r["stem"]): r for r in results}
     with open(csv_path, newline="") as f:
-        return list(csv.DictReader(f))
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        result = by_key.get((row["student_id"], row["assignment"]))
+        row["review"] = "; ".join(result["review"]) if result else ""
+        row["reason"] = reason_of(result) if result else ""
+    fields = list(rows[0].keys()) if rows else ["student_id", "assignment", "score", "review", "reason"]
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def reason_of(result: dict) -> str:
+    lost = [f"{part}: {v['message']}" for part, v in result["parts"].items() if v["message"]]
+    return " | ".join(result["notes"] + lost) or "full marks: every case verified"
 
 
 DEMO = {"demo_solution": "the instructor's solution (full marks)",
         "demo_untouched": "the release notebook as downloaded (0 points)"}
 
 
-def demo(db_url: str | None = None) -> list[dict]:
+def demo(db_url: str | None = None, workers: int = 1) -> list[dict]:
     """Submit and grade the demo class: for every chapter, the solution, the untouched release
     and its first buggy variant (a typical mistake that loses one part's points)."""
     for stem in chapters():
@@ -146,7 +226,7 @@ def demo(db_url: str | None = None) -> list[dict]:
             name, bug = next(iter(variants.items()))
             DEMO["demo_typical_bug"] = f"one typical mistake per chapter ({stem}: {name})"
             submit("demo_typical_bug", stem, make_submission(stem, "solution", {bug["part"]: bug["code"]}))
-    rows = grade(db_url)
+    rows = grade(db_url, workers=workers)
     print("\nDemo class grades:")
     for row in rows:
         print(f"  {row['student_id']:<18} {row['assignment']:<12} {float(row['score']):5.1f} / "
@@ -157,8 +237,15 @@ def demo(db_url: str | None = None) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "grade", "demo"])
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 1),
+                        help="submissions graded at once (default: $WORKERS or 1)")
     args = parser.parse_args()
-    {"release": release, "grade": grade, "demo": demo}[args.command]()
+    if args.command == "grade":
+        grade(workers=args.workers)
+    elif args.command == "demo":
+        demo(workers=args.workers)
+    else:
+        release()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def graded(tmp_path_factory):
                          submitted)
             expected[(student, stem)] = full - parts[bug["part"]]
     rows = grade.grade(db_url=f"sqlite:///{work / 'gradebook.db'}", csv_path=work / "grades.csv",
-                       workdir=work)
+                       workdir=work, workers=2)
     return {(r["student_id"], r["assignment"]): float(r["score"]) for r in rows}, expected, work
 
 
