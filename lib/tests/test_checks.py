@@ -148,3 +148,10 @@ def test_tensor_comparison_names_the_first_differing_index():
     assert "batch-first" in compare(Case("x", ()), expected, got.transpose(0, 1))
     assert "dtype torch.float64" in compare(Case("x", ()), expected, got.double())
     assert compare(Case("x", ()), expected, expected.clone()) is None
+
+
+def test_jupyter_shows_the_message_not_a_traceback():
+    with pytest.raises(CheckFailed) as info:
+        check("01_ngram.mle_probability", lambda *a: 0.25)
+    shown = info.value._render_traceback_()
+    assert len(shown) == 1 and "expected 1, got 0.25" in shown[0] and "framework.py" not in shown[0]

@@ -37,6 +37,11 @@ REGISTRY: dict[str, "Check"] = {}
 class CheckFailed(AssertionError):
     """A check found a wrong answer. The message says what was expected and what was got."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback into this library: the message alone
+        (the cell still ends in an error, so nbgrader counts the test as failed)."""
+        return [f"\x1b[31mCheckFailed\x1b[0m: {self}"]
+
 
 class _TimeLimit(BaseException):
     """Raised inside the student's function when its time is up (a BaseException, so that a
