@@ -5,8 +5,8 @@ What is measured, for RNN (tanh), GRU and LSTM, one layer, float32, shapes (T, B
 - the median time of one *training step*, forward over the sequence and backward (the input
   requires a gradient, parameter gradients are accumulated), of torch.nn, rnnlab's
   ``impl="reference"`` loop and rnnlab's ``impl="fused"`` path, with repetitions interleaved
-  (torch, reference, fused, torch, ...) in a rotating order so that drifts in machine speed
-  hit all three alike; ratios are of medians;
+  (one round runs each once, in a rotating order); the ratio is the median over rounds of
+  the per-round ratio, so that load drifting between rounds (a shared machine) cancels;
 - peak memory per step. On CPU: how far the process's peak resident set size (Linux
   ``VmHWM``) rises during one step, after ``malloc_trim`` and a reset of the peak through
   ``/proc/self/clear_refs`` (median of 3; allocator noise is about 1 MiB), and, exactly, the
@@ -73,8 +73,9 @@ def synchronize(device) -> None:
         torch.cuda.synchronize()
 
 
-def time_interleaved(steps: dict, reps: int, device, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each callable in ``steps``, repetitions interleaved in rotating order."""
+def time_interleaved(steps: dict, reps: int, device, warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds of each callable in ``steps`` per round; in every round each runs once, in a
+    rotating order, so that round r's times were taken under the same machine load."""
     names = list(steps)
     for _ in range(warmup):
         for name in names:
@@ -87,7 +88,13 @@ def time_interleaved(steps: dict, reps: int, device, warmup: int = 2) -> dict[st
             steps[name]()
             synchronize(device)
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def paired_ratio(times: dict[str, list[float]], name: str, baseline: str) -> float:
+    """Median over rounds of time[name] / time[baseline]: robust to load that drifts between
+    rounds (other processes on a shared machine), unlike a ratio of medians."""
+    return statistics.median(a / b for a, b in zip(times[name], times[baseline]))
 
 
 def _status_bytes(key: str) -> int:
@@ -158,13 +165,14 @@ def bench_layers(device, shapes, reps: int, extra_impls=None) -> list[dict]:
             modules.update(extra_impls(kind, modules, (T, B, I, H)) if extra_impls else {})
             x = torch.randn(T, B, I, device=device, requires_grad=True)
             steps = {name: (lambda m=m: training_step(m, x)) for name, m in modules.items()}
-            seconds = time_interleaved(steps, reps, device)
+            times = time_interleaved(steps, reps, device)
+            seconds = {name: statistics.median(t) for name, t in times.items()}
             measure_peak = gpu_peak_bytes if torch.device(device).type == "cuda" else cpu_peak_bytes
             peak = {name: measure_peak(step) for name, step in steps.items()}
             saved = {name: saved_for_backward_bytes(m, x) for name, m in modules.items()}
             rows.append(dict(shape=[T, B, I, H], kind=kind,
                              ms={k: v * 1e3 for k, v in seconds.items()},
-                             ratio={k: v / seconds["torch.nn"] for k, v in seconds.items()},
+                             ratio={k: paired_ratio(times, k, "torch.nn") for k in times},
                              peak_mib={k: (v / 2**20 if v is not None else None) for k, v in peak.items()},
                              saved_mib={k: (v / 2**20 if v is not None else None) for k, v in saved.items()}))
             print_row(rows[-1], list(modules))
@@ -187,9 +195,10 @@ def bench_softmax_fraction(device, reps: int, vocab: int = 10_000, T=35, B=20, E
         def output_step():
             models.language_model_loss(lm.output(hidden), tokens[:, 1:]).backward()
 
-        seconds = time_interleaved({"full": full_step, "output": output_step}, reps, device)
+        times = time_interleaved({"full": full_step, "output": output_step}, reps, device)
+        seconds = {name: statistics.median(t) for name, t in times.items()}
         result[impl] = dict(full_ms=seconds["full"] * 1e3, output_ms=seconds["output"] * 1e3,
-                            fraction=seconds["output"] / seconds["full"])
+                            fraction=paired_ratio(times, "output", "full"))
         print(f"  LSTM LM, impl={impl:9s}: step {seconds['full'] * 1e3:7.2f} ms, output layer + "
               f"softmax + loss {seconds['output'] * 1e3:7.2f} ms = {100 * result[impl]['fraction']:.0f}%")
     return result
@@ -249,8 +258,9 @@ def main(argv=None) -> dict:
                   machine=platform.machine(), processor=platform.processor() or platform.platform(),
                   date=datetime.datetime.now().isoformat(timespec="seconds"), reps=reps,
                   targets=TARGETS, dtype="float32")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, median of {reps} "
-          "interleaved training steps (forward + backward); ratios are rnnlab / torch.nn")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, {reps} interleaved "
+          "rounds of training steps (forward + backward): median ms, and median per-round ratio "
+          "rnnlab / torch.nn")
 
     print("\n== CPU ==")
     print_header(list(IMPLS), "peak-RSS-rise")
