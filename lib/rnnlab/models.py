@@ -214,7 +214,8 @@ class RNNClassifier(nn.Module):
 
 
 def language_model_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
-    """Mean cross-entropy (nats per token) of logits (B, T, V) against next tokens (B, T)."""
+    """Mean cross-entropy (nats per token) of logits (B, T, V) against next tokens (B, T);
+    targets equal to ``ignore_index`` count neither in the sum nor in the mean."""
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
 
 

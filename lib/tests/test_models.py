@@ -121,3 +121,29 @@ def test_language_model_loss_is_mean_nll():
     logits = torch.zeros(2, 3, 4)
     targets = torch.randint(0, 4, (2, 3))
     assert models.language_model_loss(logits, targets).item() == pytest.approx(math.log(4))
+
+
+def test_teacher_forcing_loss_ignores_padding():
+    torch.manual_seed(7)
+    lm = models.RNNLM(6, 4, 4, kind="gru", impl="reference").double()
+    pad = 5
+    tokens = torch.tensor([[1, 2, 3, 4, 2], [3, 1, pad, pad, pad]])
+    loss = models.teacher_forcing_loss(lm, tokens, pad_id=pad)
+    assert loss.requires_grad and loss.shape == ()
+    logits = [lm(row[None, : n - 1])[0][0] for row, n in zip(tokens, (5, 2))]
+    nll = [-torch.log_softmax(z, -1)[range(len(z)), row[1:len(z) + 1]] for z, row in zip(logits, tokens)]
+    assert loss.item() == pytest.approx(torch.cat(nll).mean().item(), rel=1e-12)   # 4 + 1 real targets
+
+
+def test_neural_lm_is_a_language_model():
+    from rnnlab.vocab import Vocab
+
+    vocab = Vocab.build([["a", "b", "c"], ["b", "a"]])
+    torch.manual_seed(8)
+    lm = models.NeuralLM(models.RNNLM(len(vocab), 4, 4, kind="gru"), vocab)
+    p = lm.next_distribution(["a"])
+    assert p.shape == (len(vocab),) and p.sum() == pytest.approx(1.0)
+    sentence = ["a", "b"]
+    by_steps = sum(math.log(lm.next_distribution(sentence[:t])[vocab[w]])
+                   for t, w in enumerate(sentence + ["</s>"]))
+    assert lm.logprob(sentence) == pytest.approx(by_steps)
