@@ -11,6 +11,8 @@ One module per concept:
                      corpora, sequence tasks, real-corpus loaders, batching
 - ``rnnlab.checks``  the named checks that grade every assignment part
 - ``rnnlab.layers``  RNN / LSTM / GRU cells and layers equal to torch.nn: readable reference loop and fused kernels
+- ``rnnlab.handwired`` the lecture's summation, comparison and parity RNNs with weights set by hand
+- ``rnnlab.sampling`` temperature sampling and generation from a neural language model
 - ``rnnlab.bptt``    backpropagation through time by hand, and a finite-difference gradient checker
 - ``rnnlab.models``  the window LM of Bengio et al. 2003, RNNLM, tagger and classifier heads
 - ``rnnlab.train``   truncated-BPTT training loop, evaluation perplexity, early stopping, checkpoints

@@ -1,0 +1,104 @@
+"""Tests of what chapter 03 added to rnnlab: the hand-wired networks, temperature sampling and
+generation, the teacher-forcing loss, the ``NeuralLM`` adapter and ``fit_neural_lm``."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnlab import handwired, models, sampling
+from rnnlab.data import synthetic_corpus
+from rnnlab.train import TrainConfig, fit_neural_lm
+from rnnlab.vocab import Vocab
+
+
+def test_parity_network_is_right_on_every_bit_string_up_to_length_10():
+    for length in range(1, 11):
+        bits = handwired.all_bit_strings(length)
+        y, h = handwired.parity_network(bits)
+        assert torch.equal(y.long(), bits.cumsum(1) % 2)
+        assert h.shape == (2 ** length, length, 2)
+
+
+def test_parity_truth_table_is_or_and_xor():
+    assert handwired.parity_truth_table() == [(0, 0, 0, 0, 0), (0, 1, 1, 0, 1), (1, 0, 1, 0, 1), (1, 1, 1, 1, 0)]
+
+
+def test_parity_weights_are_validated():
+    with pytest.raises(ValueError, match="w_out"):
+        handwired.as_parity_weights({k: v for k, v in handwired.PARITY_WEIGHTS.items() if k != "w_out"})
+    with pytest.raises(ValueError, match="shape"):
+        handwired.as_parity_weights({**handwired.PARITY_WEIGHTS, "b_h": [0.0, 0.0, 0.0]})
+
+
+def test_step_is_strict():
+    assert handwired.step(torch.tensor([-1.0, 0.0, 0.5])).tolist() == [0.0, 0.0, 1.0]
+
+
+def test_summation_and_comparison_networks():
+    x = torch.tensor([[1.0, 2.0, -4.0]])
+    assert handwired.summation_network(x).tolist() == [[1.0, 3.0, -1.0]]
+    h, y = handwired.comparison_network(torch.tensor([[[3.0, 1.0], [0.0, 4.0], [5.0, 0.0]]]))
+    assert h.tolist() == [[2.0, -2.0, 3.0]] and y.tolist() == [[1.0, 0.0, 1.0]]
+
+
+def test_sample_with_temperature_follows_softmax_of_scaled_logits():
+    logits = torch.tensor([[2.0, 0.0, -1.0]]).repeat(20000, 1)
+    for temperature in (0.5, 1.0, 3.0):
+        ids = sampling.sample_with_temperature(logits, temperature, torch.Generator().manual_seed(0))
+        freq = np.bincount(ids.numpy(), minlength=3) / len(ids)
+        assert np.abs(freq - torch.softmax(logits[0] / temperature, -1).numpy()).max() < 0.015
+    again = sampling.sample_with_temperature(logits[:50], 0.7, torch.Generator().manual_seed(1))
+    assert torch.equal(again, sampling.sample_with_temperature(logits[:50], 0.7, torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError):
+        sampling.sample_with_temperature(logits, 0.0)
+
+
+def test_generate_is_seeded_and_carries_the_state():
+    torch.manual_seed(0)
+    lm = models.RNNLM(7, 4, 5, kind="rnn")
+    prompt = torch.tensor([1, 2, 3])
+    a = sampling.generate(lm, prompt, 12, 0.8, torch.Generator().manual_seed(3))
+    b = sampling.generate(lm, prompt, 12, 0.8, torch.Generator().manual_seed(3))
+    assert a.shape == (12,) and torch.equal(a, b) and lm.training
+    # a very low temperature is greedy decoding of the model read as one sequence
+    greedy = sampling.generate(lm, prompt, 5, 1e-4, torch.Generator().manual_seed(0))
+    seq = prompt.tolist()
+    for _ in range(5):
+        with torch.no_grad():
+            seq.append(int(lm(torch.tensor([seq]))[0][0, -1].argmax()))
+    assert greedy.tolist() == seq[3:]
+
+
+def test_teacher_forcing_loss_ignores_padding_and_shifts_targets():
+    torch.manual_seed(0)
+    lm = models.RNNLM(6, 4, 5, kind="rnn", impl="reference").double()
+    tokens = torch.tensor([[1, 2, 3, 4], [3, 1, 5, 5]])
+    loss = models.teacher_forcing_loss(lm, tokens, pad_id=5)
+    logits, _ = lm(tokens[:, :-1])
+    nll = -torch.log_softmax(logits, -1).gather(2, tokens[:, 1:, None])[..., 0]
+    expected = (nll[0].sum() + nll[1, :1].sum()) / 4          # 3 targets + 1 (two pads left out)
+    assert torch.allclose(loss, expected) and loss.requires_grad
+    assert torch.allclose(models.teacher_forcing_loss(lm, tokens), nll.mean())
+
+
+def test_neural_lm_is_a_language_model_whose_distributions_sum_to_one():
+    vocab = Vocab(["a", "b"])
+    torch.manual_seed(0)
+    lm = models.NeuralLM(models.RNNLM(len(vocab), 4, 4, kind="rnn"), vocab)
+    p = lm.next_distribution(["a"])
+    assert p.shape == (len(vocab),) and abs(p.sum() - 1) < 1e-9
+    logprobs = lm.token_logprobs(["a", "b"])
+    assert logprobs.shape == (3,)
+    assert math.isclose(logprobs[1], math.log(lm.next_distribution(["a"])[vocab["b"]]), rel_tol=1e-9)
+    assert lm.perplexity([["a", "b"], ["b"]]) > 1
+
+
+def test_fit_neural_lm_beats_the_uniform_model_on_the_tiny_corpus():
+    corpus = synthetic_corpus(size="tiny", seed=0)
+    lm = fit_neural_lm(lambda V: models.RNNLM(V, 16, 32, kind="rnn"), corpus,
+                       TrainConfig(epochs=4, batch_size=4, bptt_len=20, lr=1e-2, progress=False), device="cpu")
+    assert isinstance(lm, models.NeuralLM)
+    assert lm.perplexity(corpus.test) < len(lm.vocab) / 2
