@@ -196,6 +196,12 @@ _NAMED_TABLES = {
 }
 
 
+def _probe_no_args(student_fn, inputs, seconds):
+    """Call the student's function with no arguments (the case's inputs are for the judge)."""
+    got, problem = call_student(student_fn, (), seconds)
+    return {"error": problem} if problem else {"answer": describe(got)}
+
+
 def _judge_parity(case: Case, result) -> Optional[str]:
     problem = type_problem(result["answer"], ("dict",))
     if problem:
@@ -234,12 +240,7 @@ register(Check(
     description="hand-set weights of the threshold parity network",
     visible=lambda: [Case("every bit string of length 1 to 4", (4,))],
     hidden=lambda: [Case("every bit string of length 1 to 10", (10,))],
-    probe=lambda fn, inputs, seconds: _probe_no_args(fn, seconds), judge=_judge_parity))
-
-
-def _probe_no_args(student_fn, seconds):
-    got, problem = call_student(student_fn, (), seconds)
-    return {"error": problem} if problem else {"answer": describe(got)}
+    probe=_probe_no_args, judge=_judge_parity))
 
 
 # ---------------------------------------------------------------------------------------------
