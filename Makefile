@@ -30,8 +30,11 @@ site: $(STAMP)
 release: $(STAMP)
 	$(BIN)/python autograder/grade.py release
 
+# WORKERS=N grades N submissions at once; UNSANDBOXED=1 grades without bubblewrap (refused otherwise)
+WORKERS ?= 1
+UNSANDBOXED ?=
 grade: $(STAMP)
-	$(BIN)/python autograder/grade.py grade
+	UNSANDBOXED=$(UNSANDBOXED) $(BIN)/python autograder/grade.py grade --workers $(WORKERS)
 
 demo: $(STAMP)
 	$(BIN)/python autograder/grade.py demo

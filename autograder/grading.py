@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -203,7 +204,23 @@ def worker_cells(info, answers) -> list[dict]:
     return cells
 
 
-def verify(info, answers, options: Options, run_dir: Path) -> tuple[dict, list[str]]:
+def copy_submission(folder: Path, home: Path, limit: int = 50 << 20) -> None:
+    """The submission's folder, copied into the sandbox's home (regular files only, each at
+    most ``limit`` bytes: no symlink out of the folder)."""
+    if not folder.is_dir():
+        return
+    for path in folder.rglob("*"):
+        target = home / path.relative_to(folder)
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.is_file() and path.stat().st_size <= limit:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+
+def verify(info, answers, options: Options, run_dir: Path, folder: Path = None) -> tuple[dict, list[str]]:
     """{part: [probe result per case]} from the sandboxed worker, restarting it without the
     cell or part that killed it; and notes on what went wrong."""
     from rnnlab.checks.plain import from_wire, to_wire
@@ -221,6 +238,8 @@ def verify(info, answers, options: Options, run_dir: Path) -> tuple[dict, list[s
         in_dir, out_dir, home = job_dir / "in", job_dir / "out", job_dir / "home"
         for d in (in_dir, out_dir, home):
             d.mkdir(parents=True)
+        if folder is not None:
+            copy_submission(folder, home)
         text, blob = to_wire({"cells": cells, "skip_cells": skip_cells, "skip_parts": skip_parts,
                               "cell_s": limits.cell_s,
                               "parts": [{k: p[k] for k in ("part", "name", "function", "time_limit", "probe")}
@@ -347,7 +366,7 @@ def notebook_to_run(nb, info):
     return out
 
 
-def run_notebook(nb, info, options: Options, run_dir: Path) -> tuple[object, dict, list[str]]:
+def run_notebook(nb, info, options: Options, run_dir: Path, folder: Path = None) -> tuple[object, dict, list[str]]:
     """Execute ``nb`` in a sandboxed kernel: (executed notebook, {check name: last recorded
     visible answers}, notes)."""
     from jupyter_client import KernelManager
@@ -360,6 +379,8 @@ def run_notebook(nb, info, options: Options, run_dir: Path) -> tuple[object, dic
     home, conn, visible, records = (run_dir / n for n in ("home", "conn", "visible", "records"))
     for d in (home, conn, visible, records):
         d.mkdir(parents=True)
+    if folder is not None:
+        copy_submission(folder, home)
     for part in info["parts"]:
         text, blob = to_wire({"probe": part["probe"], "time_limit": part["time_limit"],
                               "cases": [c for c in part["wire_cases"] if not c["hidden"]]})
@@ -373,6 +394,8 @@ def run_notebook(nb, info, options: Options, run_dir: Path) -> tuple[object, dic
             "binds": [[str(records), "/grader/notebook"]],
             "ro_binds": [[str(visible), "/grader/visible"]],
             "env": {"RNNLAB_GRADER_VISIBLE": str(visible), "RNNLAB_GRADER_RECORDS": str(records)}}
+    cgroup = sandbox.Cgroup(limits) if options.sandboxed else None
+    spec["cgroup"] = [str(p) for p in cgroup.paths] if cgroup else []
     specs = sandbox.kernel_spec_dir(run_dir, spec)
     km = KernelManager(kernel_name=sandbox.KERNEL_NAME,
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]),
@@ -382,9 +405,40 @@ def run_notebook(nb, info, options: Options, run_dir: Path) -> tuple[object, dic
                            allow_errors=True, interrupt_on_timeout=True, record_timing=False,
                            output_cap=limits.output_kb << 10, wall_s=limits.wall_s)
     start = time.monotonic()
+    outcome = {}
+
+    def execute():
+        try:
+            client.execute()
+        except BaseException as error:  # noqa: BLE001
+            outcome["error"] = error
+
+    # nbclient in a thread, so that a client stuck on a dead kernel cannot hold the batch
+    thread = threading.Thread(target=execute, daemon=True)
+    thread.start()
+    dead_since, seen_alive = None, False
+    while thread.is_alive() and time.monotonic() - start < limits.wall_s + 10:
+        thread.join(0.5)
+        # a kernel whose processes are all gone is dead, whatever the client still waits for
+        if cgroup and cgroup.active and thread.is_alive():
+            if not cgroup.empty():
+                seen_alive, dead_since = True, None
+            elif seen_alive:
+                dead_since = dead_since or time.monotonic()
+                if time.monotonic() - dead_since > 2:
+                    outcome["error"] = RuntimeError("the kernel died")
+                    break
+    if thread.is_alive() and "error" not in outcome:
+        outcome["error"] = TimeoutError("the kernel stopped answering")
+        if cgroup:
+            cgroup.kill_all()
+        (run_dir / "wall_clock").write_text("killed")
     try:
-        client.execute()
+        if "error" in outcome:
+            raise outcome["error"]
     except Exception as error:  # noqa: BLE001 (a dead kernel, a timeout: the submission's)
+        if cgroup and cgroup.out_of_memory():
+            (run_dir / "out_of_memory").write_text("killed")
         cause = "the kernel died"
         if (run_dir / "wall_clock").exists() or time.monotonic() - start > limits.wall_s:
             cause = f"the notebook ran past its {limits.wall_s:g} s limit and was stopped"
@@ -394,10 +448,13 @@ def run_notebook(nb, info, options: Options, run_dir: Path) -> tuple[object, dic
         notes.append(f"running the notebook: {cause}{where} ({type(error).__name__}); "
                      "the cells after it were not run")
     finally:
-        try:
-            km.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001
-            pass
+        if not thread.is_alive() or "died" in str(outcome.get("error", "")):
+            try:
+                km.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001
+                pass
+        if cgroup:
+            cgroup.remove()
     if client.truncated:
         notes.append(f"the output of {client.truncated} cell(s) was cut at {limits.output_kb} kB")
     recorded = {}
@@ -423,6 +480,23 @@ class _CappedClient(NotebookClient):
         super().__init__(nb, **kwargs)
         self.output_cap, self.wall_s = output_cap, wall_s
         self.current_index, self.truncated, self._sizes = None, 0, {}
+        self._start = time.monotonic()
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """A cell ran past its limit: stop at once if the kernel is dead or the notebook's
+        time is up; else interrupt it (a message on the control channel, sent without
+        blocking: a send to a dead ipc peer would wait forever)."""
+        await self._async_check_alive()
+        if time.monotonic() - self._start > self.wall_s:
+            raise TimeoutError("the notebook's time limit")
+        import zmq
+        try:
+            self.km._connect_control_socket()
+            self.km._control_socket.setsockopt(zmq.SNDTIMEO, 1000)
+            self.km._control_socket.setsockopt(zmq.LINGER, 0)
+            return await super()._async_handle_timeout(timeout, cell)
+        except zmq.ZMQError as error:
+            raise TimeoutError("the kernel does not answer interrupts") from error
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         self.current_index = cell_index
@@ -466,13 +540,14 @@ def grade_submission(job: Job) -> dict:
         else:
             answers, notes = answer_cells(nb, info)
             result["notes"] += notes
-            results, notes = verify(info, answers, options, run_dir / "verify")
+            results, notes = verify(info, answers, options, run_dir / "verify", Path(job.path).parent)
             result["notes"] += notes
             verdicts = judge(info, results)
             executed = notebook_to_run(nb, info)
             if options.run_notebook:
                 (run_dir / "notebook").mkdir()
-                executed, recorded, notes = run_notebook(executed, info, options, run_dir / "notebook")
+                executed, recorded, notes = run_notebook(executed, info, options, run_dir / "notebook",
+                                                          Path(job.path).parent)
                 result["notes"] += notes
                 completed = not notes or all("cut at" in n for n in notes)
                 for part in info["parts"]:

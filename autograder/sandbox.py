@@ -117,9 +117,16 @@ def as_nobody() -> bool:
 class Cgroup:
     """A cgroup for one run with memory and pids limits, or nothing where none can be made."""
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Optional[Limits], existing: Optional[list] = None):
         self.paths: list[Path] = []
         self.memory_file: Optional[Path] = None
+        if existing is not None:  # a cgroup made by another process (the kernel's, by the grader)
+            self.paths = [Path(p) for p in existing]
+            for path in self.paths:
+                for name in ("memory.events", "memory.oom_control"):
+                    if (path / name).exists():
+                        self.memory_file = path / name
+            return
         name = f"rnnlab-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         root = Path("/sys/fs/cgroup")
         try:
@@ -148,7 +155,7 @@ class Cgroup:
                     except OSError:
                         pass
                 (pids / "pids.max").write_text(str(limits.pids))
-                self.memory_file = memory / "memory.failcnt"
+                self.memory_file = memory / "memory.oom_control"
         except OSError:
             self.remove()
             self.paths = []
@@ -169,7 +176,17 @@ class Cgroup:
         if self.memory_file.name == "memory.events":
             return any(line.split()[0] in ("oom_kill", "max") and int(line.split()[1]) > 0
                        for line in text.splitlines() if line.strip())
-        return int(text.strip() or 0) > 0
+        return any(line.startswith("oom_kill ") and int(line.split()[1]) > 0 for line in text.splitlines())
+
+    def empty(self) -> bool:
+        """No process left in the cgroup (only meaningful once something joined it)."""
+        for path in self.paths:
+            try:
+                if (path / "cgroup.procs").read_text().split():
+                    return False
+            except OSError:
+                pass
+        return True
 
     def kill_all(self) -> None:
         for _ in range(50):
@@ -258,7 +275,7 @@ def bwrap_args(*, home: Path, guarded: Path, run_dir: Path, binds: tuple = (),
         args += ["--ro-bind", str(outside), inside]
     for outside, inside in binds:
         args += ["--bind", str(outside), inside]
-    args += ["--chdir", cwd, "--clearenv"]
+    args += ["--remount-ro", "/", "--chdir", cwd, "--clearenv"]
     for key, value in sandbox_env().items():
         args += ["--setenv", key, value]
     return args
@@ -303,6 +320,8 @@ class RunResult:
         rc = self.returncode
         if rc is None or rc == 0:
             return None
+        if rc in (128 + 9, 128 + 11):  # bwrap reports its child's signal as 128 + N
+            rc = -(rc - 128)
         if rc < 0:
             name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
             extra = {"SIGSEGV": " (a segmentation fault)", "SIGXCPU": " (CPU time limit)",
@@ -394,9 +413,8 @@ def launch_kernel(spec_path: str, connection_file: str) -> int:
     conn_dir = Path(spec["conn_dir"])
     own_by_nobody(conn_dir) if sandboxed else None
     argv = [PYTHON, "-m", "ipykernel_launcher", "-f", connection_file]
-    cgroup = Cgroup(limits) if sandboxed else None
-    if cgroup is not None and spec.get("cgroup_record"):
-        Path(spec["cgroup_record"]).write_text(json.dumps([str(p) for p in cgroup.paths]))
+    # the grader made the cgroup and removes it (this launcher may be killed without notice)
+    cgroup = Cgroup(None, existing=spec["cgroup"]) if sandboxed and spec.get("cgroup") else None
     kwargs = dict(home=Path(spec["home"]), guarded=Path(spec["guarded"]),
                   run_dir=Path(spec["run_dir"]), binds=[(str(conn_dir), str(conn_dir))]
                   + [tuple(b) for b in spec.get("binds", [])],
@@ -412,7 +430,7 @@ def launch_kernel(spec_path: str, connection_file: str) -> int:
     def stop(signum, frame):
         _kill_group(process)
         if cgroup:
-            cgroup.remove()
+            cgroup.kill_all()
         os._exit(1)
 
     signal.signal(signal.SIGTERM, stop)
@@ -426,7 +444,7 @@ def launch_kernel(spec_path: str, connection_file: str) -> int:
     if cgroup:
         if cgroup.out_of_memory():
             Path(spec["run_dir"], "out_of_memory").write_text("killed")
-        cgroup.remove()
+        cgroup.kill_all()
     return rc
 
 
