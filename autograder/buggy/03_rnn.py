@@ -167,7 +167,7 @@ def sample_next(logits, temperature, generator):
     "char LM trained to predict the current character": {"part": "train_char_lm", "code": '''
 def train_char_lm(ids, vocab_size, seed):
     torch.manual_seed(seed)
-    model = RNNLM(vocab_size, embedding_dim=16, hidden_size=64, kind="rnn")
+    model = CharRNN(vocab_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     B, T = 16, 32
     for step in range(150):
@@ -182,7 +182,7 @@ def train_char_lm(ids, vocab_size, seed):
     "optimizer.step() missing": {"part": "train_char_lm", "code": '''
 def train_char_lm(ids, vocab_size, seed):
     torch.manual_seed(seed)
-    model = RNNLM(vocab_size, embedding_dim=16, hidden_size=64, kind="rnn")
+    model = CharRNN(vocab_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     B, T = 16, 32
     for step in range(150):
@@ -196,7 +196,7 @@ def train_char_lm(ids, vocab_size, seed):
     "learning rate far too small": {"part": "train_char_lm", "code": '''
 def train_char_lm(ids, vocab_size, seed):
     torch.manual_seed(seed)
-    model = RNNLM(vocab_size, embedding_dim=16, hidden_size=64, kind="rnn")
+    model = CharRNN(vocab_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
     B, T = 16, 32
     for step in range(150):
@@ -211,7 +211,7 @@ def train_char_lm(ids, vocab_size, seed):
     "loss maximised": {"part": "train_char_lm", "code": '''
 def train_char_lm(ids, vocab_size, seed):
     torch.manual_seed(seed)
-    model = RNNLM(vocab_size, embedding_dim=16, hidden_size=64, kind="rnn")
+    model = CharRNN(vocab_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     B, T = 16, 32
     for step in range(150):
@@ -226,7 +226,7 @@ def train_char_lm(ids, vocab_size, seed):
     "far too few steps": {"part": "train_char_lm", "code": '''
 def train_char_lm(ids, vocab_size, seed):
     torch.manual_seed(seed)
-    model = RNNLM(vocab_size, embedding_dim=16, hidden_size=64, kind="rnn")
+    model = CharRNN(vocab_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     B, T = 16, 32
     for step in range(3):

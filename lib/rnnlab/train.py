@@ -230,19 +230,20 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
 
 
 def fit_neural_lm(make_model, corpus, config: TrainConfig | None = None, min_freq: int = 1,
-                  device: torch.device | str | None = None):
+                  device: torch.device | str | None = None, vocab=None):
     """Train a neural LM on a corpus of sentences and return it as a ``rnnlab.lm.LanguageModel``
     (``rnnlab.models.NeuralLM``): the factory the perplexity tables of ``rnnlab.report`` want.
 
     ``make_model(vocab_size) -> model`` builds the network (seeded by ``config.seed`` first);
     ``corpus`` has ``.train`` and ``.valid`` lists of token lists; the vocabulary is built from
     ``corpus.train`` with ``min_freq`` (1, the n-gram models' choice, keeps every training
-    token). The sentences become one stream with ``</s>`` after each (``encode_stream``)."""
+    token; or pass ``vocab``, e.g. the vocabulary of a larger corpus this one is part of).
+    The sentences become one stream with ``</s>`` after each (``encode_stream``)."""
     from .data.batching import build_vocab, encode_stream
     from .models import NeuralLM
 
     config = config or TrainConfig()
-    vocab = build_vocab(corpus.train, min_freq=min_freq)
+    vocab = vocab or build_vocab(corpus.train, min_freq=min_freq)
     if config.seed is not None:
         seed_everything(config.seed)
     model = make_model(len(vocab))

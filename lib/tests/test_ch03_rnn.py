@@ -102,3 +102,7 @@ def test_fit_neural_lm_beats_the_uniform_model_on_the_tiny_corpus():
                        TrainConfig(epochs=4, batch_size=4, bptt_len=20, lr=1e-2, progress=False), device="cpu")
     assert isinstance(lm, models.NeuralLM)
     assert lm.perplexity(corpus.test) < len(lm.vocab) / 2
+    larger = Vocab.build(corpus.train + corpus.valid)
+    lm = fit_neural_lm(lambda V: models.RNNLM(V, 8, 8, kind="rnn"), corpus,
+                       TrainConfig(epochs=1, batch_size=4, progress=False), device="cpu", vocab=larger)
+    assert lm.vocab is larger and lm.model.output.out_features == len(larger)
