@@ -615,7 +615,7 @@ def _annotated(nb, verdicts, notes) -> dict:
 
 def record(result: dict, db_url: str, autograded: Path) -> None:
     """Write the scores into nbgrader's gradebook and the autograded notebook to disk."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     info = assignment(result["stem"])
     student, stem = result["student"], result["stem"]
@@ -623,26 +623,51 @@ def record(result: dict, db_url: str, autograded: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{stem}.ipynb").write_text(json.dumps(result["notebook"], indent=1))
     for attempt in range(20):
+        gb = _gradebook(db_url)
         try:
-            with Gradebook(db_url) as gb:
-                gb.update_or_create_student(student)
-                try:
-                    gb.find_submission(stem, student)
-                except MissingEntry:
-                    gb.add_submission(stem, student)
-                for part in info["parts"]:
-                    verdict = result["parts"][part["part"]]
-                    grade = gb.find_grade(part["test_id"], stem, stem, student)
-                    grade.auto_score = verdict["score"]
-                    grade.manual_score = None
-                    comment = gb.find_comment(part["part"], stem, stem, student)
-                    comment.auto_comment = verdict["message"] or "verified: every case is right"
-                gb.db.commit()
+            gb.update_or_create_student(student)
+            try:
+                gb.find_submission(stem, student)
+            except MissingEntry:
+                gb.add_submission(stem, student)
+            for part in info["parts"]:
+                verdict = result["parts"][part["part"]]
+                grade = gb.find_grade(part["test_id"], stem, stem, student)
+                grade.auto_score = verdict["score"]
+                grade.manual_score = None
+                comment = gb.find_comment(part["part"], stem, stem, student)
+                comment.auto_comment = verdict["message"] or "verified: every case is right"
+            gb.db.commit()
             return
         except Exception:  # noqa: BLE001 (a locked SQLite file, a concurrent insert): retry
+            try:
+                gb.db.rollback()
+            except Exception:  # noqa: BLE001
+                pass
+            _GRADEBOOKS.pop(db_url, None)
             if attempt == 19:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+_GRADEBOOKS: dict = {}
+
+
+def _gradebook(db_url: str):
+    """One open gradebook per database and process (opening one costs more than a write)."""
+    from nbgrader.api import Gradebook
+    if db_url not in _GRADEBOOKS:
+        _GRADEBOOKS[db_url] = Gradebook(db_url)
+    return _GRADEBOOKS[db_url]
+
+
+def close_gradebooks() -> None:
+    while _GRADEBOOKS:
+        _, gb = _GRADEBOOKS.popitem()
+        try:
+            gb.close()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def grade_and_record(job: Job, db_url: str, autograded: str) -> dict:

@@ -37,29 +37,19 @@ def generate(submitted: Path) -> dict:
     """N submissions: submission i answers the parts of the bits of i (correctly, or with a
     buggy variant every third time); returns {student: expected score}."""
     bugs = [b for b in grade.buggy_variants(STEM).values() if b["part"] in FAST_PARTS]
-    untouched = grade.make_submission(STEM, "none")
     solution = grade.make_submission(STEM, "solution")
     answer = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
               if c.metadata.get("nbgrader", {}).get("solution")}
     expected = {}
     for i in range(N):
-        replace, score = {}, 0
-        for bit, part in enumerate(FAST_PARTS):
-            if i >> bit & 1:
-                replace[part] = answer[part]
-                score += REGISTRY[f"{STEM}.{part}"].points
-        if i % 3 == 0:
+        replace = {part: answer[part] for bit, part in enumerate(FAST_PARTS) if i >> bit & 1}
+        if i % 3 == 0:  # a wrong answer instead of a right one, or of none
             bug = bugs[i % len(bugs)]
-            if bug["part"] in replace:
-                score -= REGISTRY[f"{STEM}.{bug['part']}"].points
-            elif False:
-                pass
             replace[bug["part"]] = bug["code"]
-        nb = grade.make_submission(STEM, "none", replace)
         student = f"s{i:03d}"
-        grade.submit(student, STEM, nb, submitted)
-        expected[student] = score
-    del untouched
+        grade.submit(student, STEM, grade.make_submission(STEM, "none", replace), submitted)
+        expected[student] = sum(REGISTRY[f"{STEM}.{part}"].points for part, code in replace.items()
+                                if code == answer[part])
     return expected
 
 
