@@ -164,7 +164,8 @@ def run_jobs(jobs: list, db_url: str, autograded: Path, workers: int = 1, client
 
 
 def grade(db_url: str | None = None, csv_path: Path = GRADES_CSV, workdir: Path | None = None,
-          workers: int = 1, options: grading.Options | None = None, client=None) -> list[dict]:
+          workers: int = 1, options: grading.Options | None = None, client=None,
+          feedback: bool = True) -> list[dict]:
     """Grade every submission, write feedback and the grades CSV; return the CSV rows.
     Submissions are read from autograder/submitted/, or from ``workdir``/submitted/ (tests)."""
     if options is None or options.sandboxed:
@@ -184,7 +185,7 @@ def grade(db_url: str | None = None, csv_path: Path = GRADES_CSV, workdir: Path 
         results = run_jobs(jobs, db_url, autograded, workers, client)
     finally:
         grading.close_gradebooks()
-    for stem in stems:
+    for stem in stems if feedback else []:
         nbgrader("generate_feedback", stem, "--force", db_url=db_url, workdir=workdir, check=False)
     return export(db_url, csv_path, results)
 

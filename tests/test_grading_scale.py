@@ -73,7 +73,7 @@ def run(corpus, name, db_url=None, workers=1, client=None):
     db_url = db_url or f"sqlite:///{work / 'gradebook.db'}"
     start = time.monotonic()
     rows = grade.grade(db_url=db_url, csv_path=work / "grades.csv", workdir=work, workers=workers,
-                       options=OPTIONS, client=client)
+                       options=OPTIONS, client=client, feedback=False)
     return {r["student_id"]: float(r["score"]) for r in rows}, time.monotonic() - start, db_url
 
 

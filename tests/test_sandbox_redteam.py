@@ -31,8 +31,8 @@ STEM = corpus.STEM
 POINTS = {c.split(".", 1)[1]: REGISTRY[c].points for c in REGISTRY if c.startswith(STEM + ".")}
 FULL = sum(POINTS.values())
 LIMITS = grading.Options(
-    limits=asdict(sandbox.Limits(memory_mb=768, wall_s=30, cell_s=6, cpu_s=60, pids=48, output_kb=256)),
-    worker_limits=asdict(sandbox.Limits(memory_mb=768, wall_s=20, cell_s=3, cpu_s=40, pids=48)))
+    limits=asdict(sandbox.Limits(memory_mb=768, wall_s=60, cell_s=10, cpu_s=60, pids=48, output_kb=256)),
+    worker_limits=asdict(sandbox.Limits(memory_mb=768, wall_s=45, cell_s=4, cpu_s=40, pids=48)))
 
 
 def slug(name: str) -> str:
