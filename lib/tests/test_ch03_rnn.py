@@ -106,3 +106,39 @@ def test_fit_neural_lm_beats_the_uniform_model_on_the_tiny_corpus():
     lm = fit_neural_lm(lambda V: models.RNNLM(V, 8, 8, kind="rnn"), corpus,
                        TrainConfig(epochs=1, batch_size=4, progress=False), device="cpu", vocab=larger)
     assert lm.vocab is larger and lm.model.output.out_features == len(larger)
+
+
+# -- the checks of assignment 03 ---------------------------------------------------------------
+
+from rnnlab.checks import CheckFailed, check  # noqa: E402
+from rnnlab.checks import ch03_rnn  # noqa: E402
+
+REFERENCES = {
+    "03_rnn.rnn_cell": ch03_rnn.reference_cell,
+    "03_rnn.rnn_forward": ch03_rnn.reference_forward,
+    "03_rnn.parity_weights": lambda: dict(handwired.PARITY_WEIGHTS),
+    "03_rnn.lm_loss": models.teacher_forcing_loss,
+    "03_rnn.sample_next": sampling.sample_with_temperature,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("hidden", [False, True])
+def test_references_pass_every_case(name, hidden, capsys):
+    check(name, REFERENCES[name], hidden=hidden)
+    assert f"passed {name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, wrong, pattern", [
+    ("03_rnn.rnn_cell", lambda x, h, W_ih, W_hh, b_ih, b_hh: torch.tanh(x @ W_hh.T + b_ih + h @ W_ih.T + b_hh),
+     "W_hh and W_ih swapped"),
+    ("03_rnn.rnn_forward", lambda x, h0, *w: ch03_rnn.reference_forward(x, None, *w), "ignores the h0"),
+    ("03_rnn.parity_weights", lambda: {**handwired.PARITY_WEIGHTS, "w_out": [1.0, 0.0]}, "computes OR"),
+    ("03_rnn.lm_loss", lambda model, tokens, pad_id: models.teacher_forcing_loss(model, tokens), "counts the padding"),
+    ("03_rnn.sample_next", lambda z, t, g: sampling.sample_with_temperature(torch.softmax(z, -1) / t, 1.0, g),
+     "after the softmax"),
+])
+def test_usual_mistakes_are_named(name, wrong, pattern):
+    with pytest.raises(CheckFailed, match=pattern):
+        check(name, wrong, hidden=True)
+        check(name, wrong)
