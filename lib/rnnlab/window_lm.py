@@ -16,8 +16,10 @@ W, b_1 = ``hidden`` (H, (n-1) d), U, b_2 = ``output`` (V, H).
 
 Sentences are read as an n-gram model reads them (chapter 01): each on its own, padded on the
 left with n-1 ``<s>``, ``</s>`` predicted like a word, so the perplexities are comparable with
-the n-gram rows of the table. (``rnnlab.train`` instead reads one long stream and carries the
-window across sentence ends, which suits recurrent models.)
+the n-gram rows of the table. (``rnnlab.train`` and ``rnnlab.models.NeuralLM`` instead read one
+long stream and carry the window across sentence ends, which suits recurrent models.) Training
+and scoring work on whole tensors of windows, so scoring a corpus is one pass, not one call per
+sentence.
 
 Not here: one-hot vectors and the embedding lookup (``rnnlab.embeddings``), the module itself
 (``rnnlab.models``).
