@@ -7,7 +7,11 @@
                                                    release, one typical bug per chapter), grade it
 
 Every nbgrader command runs with this folder as its working directory, so nbgrader reads
-``nbgrader_config.py`` from here.
+``nbgrader_config.py`` from here. nbgrader makes the releases, keeps the gradebook (the system
+of record), writes the feedback and exports the CSV; the grading itself is ``grading.py``: each
+submission runs in the bubblewrap sandbox (``sandbox.py``) and is verified by the trusted
+judge, ``--workers N`` (``make grade WORKERS=N``) at a time. Without bubblewrap, grading is
+refused unless ``UNSANDBOXED=1``.
 """
 
 from __future__ import annotations
