@@ -19,7 +19,9 @@ submission is flagged for review.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -105,6 +107,9 @@ def guarded_copy() -> Path:
         for path in [folder, *folder.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         _GUARDED["path"] = folder
+        creator = os.getpid()
+        # removed at exit by the process that made it (not by forked pool workers that share it)
+        atexit.register(lambda: os.getpid() == creator and shutil.rmtree(folder, ignore_errors=True))
     return _GUARDED["path"]
 
 
