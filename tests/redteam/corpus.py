@@ -134,7 +134,7 @@ for _path in glob.glob("{WORK}/submitted/*/01_ngram/01_ngram.ipynb") + glob.glob
     "write to the gradebook": ("count_ngrams", "missing </s>", '''
 {BUG}
 import sqlite3
-for _db in ["{WORK}/gradebook.db", "../../gradebook.db", "/work/gradebook.db"]:
+for _db in ["{WORK}/gradebook.db", "../../gradebook.db", "/course/autograder/gradebook.db"]:
     try:
         _con = sqlite3.connect(_db)
         _con.execute("update grade set auto_score = 100")
