@@ -160,7 +160,9 @@ def run_jobs(jobs: list, db_url: str, autograded: Path, workers: int = 1, client
         return results
     import concurrent.futures
     import multiprocessing
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # spawn, not fork: a forked child of a process that has run torch's thread pool can hang
+    # in its first parallel torch operation
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for result in pool.map(grading.grade_submission, jobs):
             grading.record(result, db_url, autograded)
             results.append(result)
