@@ -249,7 +249,13 @@ def _system_binds() -> list:
                  "/etc/alternatives", "/etc/nsswitch.conf"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    # the Python installation and the venv, read-only, at their own paths
+    return args
+
+
+def _python_binds() -> list:
+    """The Python installation and the venv, read-only, at their own paths; mounted after the
+    private /tmp, so that a venv under /tmp (a fresh clone there) stays visible."""
+    args = []
     for prefix in sorted({sys.base_prefix, sys.prefix, os.path.realpath(sys.base_prefix)}):
         if not prefix.startswith("/usr"):
             args += ["--ro-bind", prefix, prefix]
@@ -268,7 +274,7 @@ def bwrap_args(*, home: Path, guarded: Path, run_dir: Path, binds: tuple = (),
             "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL",
             *_system_binds(),
             "--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_python_binds(),
             "--ro-bind", str(guarded), GUARDED_MOUNT,
             "--bind", str(home), HOME]
     for outside, inside in ro_binds:
