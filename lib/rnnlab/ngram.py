@@ -198,21 +198,22 @@ class _Order:
         self.ctx_total = np.add.reduceat(adjusted[positive], start) if len(h) else np.zeros(0)
         self.ctx_types = np.diff(np.append(start, len(h)))
         self.key_slots, self.ctx_slots = _slots(self.keys), _slots(self.ctx_ids)
-        self.key_index = self.ctx_index = None  # hash indexes, built on first use
+        self.indexes: dict[str, IntIndex] = {}  # hash indexes, built on first use
 
     def find_keys(self, queries: np.ndarray) -> np.ndarray:
-        if self.key_slots is not None:
-            return _direct(self.key_slots, queries)
-        if self.key_index is None:
-            self.key_index = IntIndex(self.keys)
-        return self.key_index.find(queries)
+        """Position of each k-gram key in ``keys``, -1 where unseen."""
+        return self._find("keys", self.key_slots, queries)
 
     def find_contexts(self, queries: np.ndarray) -> np.ndarray:
-        if self.ctx_slots is not None:
-            return _direct(self.ctx_slots, queries)
-        if self.ctx_index is None:
-            self.ctx_index = IntIndex(self.ctx_ids)
-        return self.ctx_index.find(queries)
+        """Position of each context code in ``ctx_ids``, -1 where unseen."""
+        return self._find("ctx_ids", self.ctx_slots, queries)
+
+    def _find(self, name: str, slots, queries: np.ndarray) -> np.ndarray:
+        if slots is not None:
+            return _direct(slots, queries)
+        if name not in self.indexes:
+            self.indexes[name] = IntIndex(getattr(self, name))
+        return self.indexes[name].find(queries)
 
 
 _DENSE_LIMIT = 1 << 22  # key spaces up to this size are looked up by direct indexing
