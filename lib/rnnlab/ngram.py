@@ -14,7 +14,7 @@ This module has two faces:
   ``mle_probability``, ``addk_probability``, ``perplexity``, ``sample_sentence``,
   ``kn_bigram_probability``): plain Python on lists and dicts, the model answer;
 - ``NGramLM``: the same estimators vectorised with numpy, fast enough for a million tokens
-  (every order is counted with one ``np.unique`` over integer keys, every held-out token is
+  (every order is counted with one sort of integer keys, every held-out token is
   scored with ``np.searchsorted``).
 
 Estimators of ``NGramLM`` (``c`` is a count, ``V'`` the number of predictable types, i.e. the
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from itertools import repeat
+from itertools import count, repeat
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -152,22 +152,29 @@ def kn_bigram_probability(bigram_counts: Mapping[Ngram, int], prev: str, word: s
 def _stream(vocab: Vocab | None, sentences: Iterable[Sequence[str]], n: int,
             min_freq: int = 1) -> tuple[Vocab, np.ndarray]:
     """All padded sentences, encoded and concatenated: (vocab, int64 array of shape (length,)).
-    Without a ``vocab``, one is built from ``sentences``: provisional ids in order of first
-    appearance (one dict built in C by ``dict.fromkeys``), renumbered by frequency."""
-    padding = [BOS] * (n - 1)
-    flat = [t for s in sentences for t in (*padding, *s, EOS)]
+    Without a ``vocab``, one is built from ``sentences`` in the same single pass over the tokens:
+    each token's provisional id is the position of its first occurrence (``dict.setdefault``
+    with a running counter, all in C), and the types are then renumbered by frequency."""
+    padding, flat = [BOS] * (n - 1), []
+    extend, append = flat.extend, flat.append
+    for sentence in sentences:
+        extend(padding)
+        extend(sentence)
+        append(EOS)
     if vocab is not None:
         get, unk = vocab.stoi.get, vocab.unk_id
         return vocab, np.fromiter(map(get, flat, repeat(unk, len(flat))), dtype=np.int64, count=len(flat))
-    tokens = list(dict.fromkeys(flat))
-    first_seen = dict(zip(tokens, range(len(tokens))))
-    ids = np.fromiter(map(first_seen.__getitem__, flat), dtype=np.int64, count=len(flat))
-    counts = np.bincount(ids, minlength=len(tokens)).tolist()
-    kept = sorted((t for t, c in zip(tokens, counts) if c >= min_freq and t not in (UNK, BOS, EOS)),
-                  key=lambda t: (-counts[first_seen[t]], t))
+    first_seen: dict[str, int] = {}
+    first = np.fromiter(map(first_seen.setdefault, flat, count()), dtype=np.int64, count=len(flat))
+    counts = np.bincount(first, minlength=len(flat))
+    positions = list(first_seen.values())
+    count_of = dict(zip(first_seen, counts[positions].tolist()))
+    kept = sorted(t for t, c in count_of.items() if c >= min_freq and t not in (UNK, BOS, EOS))
+    kept.sort(key=count_of.__getitem__, reverse=True)  # stable: most frequent first, ties a-z
     vocab = Vocab(kept)
-    renumber = np.array([vocab[t] for t in tokens], dtype=np.int64)
-    return vocab, renumber[ids]
+    renumber = np.zeros(len(flat), dtype=np.int64)
+    renumber[positions] = [vocab[t] for t in first_seen]
+    return vocab, renumber[first]
 
 
 def encode_corpus(sentences: Iterable[Sequence[str]], n: int, vocab: Vocab) -> np.ndarray:
@@ -193,8 +200,8 @@ class _Order:
     def set_adjusted(self, adjusted: np.ndarray, V: int):
         self.adjusted = adjusted
         positive = adjusted > 0
-        h = self.keys[positive] // V
-        self.ctx_ids, start = np.unique(h, return_index=True)
+        h = self.keys[positive] // V  # sorted, because the keys are
+        self.ctx_ids, start = _runs(h)
         self.ctx_total = np.add.reduceat(adjusted[positive], start) if len(h) else np.zeros(0)
         self.ctx_types = np.diff(np.append(start, len(h)))
         self.key_slots, self.ctx_slots = _slots(self.keys), _slots(self.ctx_ids)
@@ -214,6 +221,16 @@ class _Order:
         if name not in self.indexes:
             self.indexes[name] = IntIndex(getattr(self, name))
         return self.indexes[name].find(queries)
+
+
+def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted array and the index where each one's run starts
+    (``np.unique(..., return_index=True)`` without its copy and sort)."""
+    new_run = np.empty(len(sorted_values), dtype=bool)
+    new_run[:1] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=new_run[1:])
+    start = np.flatnonzero(new_run)
+    return sorted_values[start], start
 
 
 _DENSE_LIMIT = 1 << 22  # key spaces up to this size are looked up by direct indexing
@@ -291,13 +308,16 @@ class NGramLM(LanguageModel):
         return self
 
     def _count(self, stream: np.ndarray, V: int) -> list[_Order]:
-        """One np.unique per order over keys  code(context at p) * V + stream[p]."""
+        """One sort per order of the keys  code(context at p) * V + stream[p]."""
         target = stream != self.vocab.bos_id
         orders, codes = [], np.zeros(len(stream), dtype=np.int64)
         prev_keys = None
         for k in range(1, self.n + 1):
             keys_all = codes * V + stream
-            keys, counts = np.unique(keys_all[target], return_counts=True)
+            predicted = keys_all[target]
+            predicted.sort()
+            keys, start = _runs(predicted)
+            counts = np.diff(start, append=len(predicted))
             order = _Order(keys, counts)
             order.suffix_keys_at_target = prev_keys  # the (k-1)-gram suffix keys, for KN
             order.keys_at_target = prev_keys = keys_all[target]
