@@ -222,19 +222,20 @@ def reason_of(result: dict) -> str:
 
 
 DEMO = {"demo_solution": "the instructor's solution (full marks)",
-        "demo_untouched": "the release notebook as downloaded (0 points)"}
+        "demo_untouched": "the release notebook as downloaded (0 points)",
+        "demo_typical_bug": "a typical mistake: {bug} (loses that part's points only)"}
 
 
 def demo(db_url: str | None = None, workers: int = 1) -> list[dict]:
     """Submit and grade the demo class: for every chapter, the solution, the untouched release
     and its first buggy variant (a typical mistake that loses one part's points)."""
+    typical_bug = {}  # chapter stem -> the name of its demo bug
     for stem in chapters():
         submit("demo_solution", stem, make_submission(stem, "solution"))
         submit("demo_untouched", stem, make_submission(stem, "none"))
         variants = buggy_variants(stem)
         if variants:
-            name, bug = next(iter(variants.items()))
-            DEMO["demo_typical_bug"] = f"one typical mistake per chapter ({stem}: {name})"
+            typical_bug[stem], bug = next(iter(variants.items()))
             submit("demo_typical_bug", stem, make_submission(stem, "solution", {bug["part"]: bug["code"]}))
     options = None
     if sandbox.missing() and not sandbox.unsandboxed():
@@ -245,7 +246,8 @@ def demo(db_url: str | None = None, workers: int = 1) -> list[dict]:
     print("\nDemo class grades:")
     for row in rows:
         print(f"  {row['student_id']:<18} {row['assignment']:<12} {float(row['score']):5.1f} / "
-              f"{float(row['max_score']):.0f}   {DEMO.get(row['student_id'], '')}")
+              f"{float(row['max_score']):.0f}   "
+              f"{DEMO.get(row['student_id'], '').format(bug=typical_bug.get(row['assignment']))}")
     return rows
 
 

@@ -4,7 +4,7 @@ in the sandbox, with the notebook run and the verification, into a fresh SQLite 
 Prints the median time to grade one submission (the solution, the full pipeline) and the
 throughput ratio of 2 workers over 1 (ideally 2.0 on a machine with 2 free cores).
 
-    python bench/bench_grading.py [--submissions 12]
+    python bench/bench_grading.py [--submissions 24]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def timed(n: int, workers: int) -> tuple[float, list[dict]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--submissions", type=int, default=12)
+    parser.add_argument("--submissions", type=int, default=24)
     args = parser.parse_args()
     why = sandbox.missing()
     if why and not sandbox.unsandboxed():

@@ -8,16 +8,10 @@ the student's answer is wrong it says what was expected, what was got and where 
 differ.
 
 Chapters register their checks in one module each, ``chNN_slug.py`` for ``NN_slug.*``
-(``ch01_ngram`` declares ``01_ngram.count_ngrams``, ...); every such module of this package is
-imported here, so a new chapter only adds its file.
+(``ch01_ngram`` declares ``01_ngram.count_ngrams``, ...); ``REGISTRY`` imports such a module
+the first time one of its checks is looked up, so a new chapter only adds its file.
 """
 
-import importlib
-import pkgutil
-
 from .framework import REGISTRY, Case, Check, CheckFailed, check, register
-
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ch")):
-    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["check", "Check", "Case", "CheckFailed", "REGISTRY", "register"]

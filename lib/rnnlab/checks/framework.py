@@ -19,7 +19,9 @@ test as failed) with a one-paragraph message and no traceback into this library.
 from __future__ import annotations
 
 import copy
+import importlib
 import math
+import os
 import signal
 import threading
 import traceback
@@ -31,7 +33,59 @@ import numpy as np
 
 from .plain import describe, plain_inputs, restore
 
-REGISTRY: dict[str, "Check"] = {}
+class Registry(dict):
+    """Every check, by name. A chapter's checks live in ``chNN_slug.py`` for ``NN_slug.*`` and
+    are imported on the first look-up of one of its names (all of them on iteration), so that
+    grading chapter 01 does not import torch, which later chapters' checks need."""
+
+    def load(self, stem: Optional[str] = None) -> None:
+        """Import the checks module of ``stem`` (e.g. ``01_ngram``), or of every chapter."""
+        package = __name__.rsplit(".", 1)[0]
+        if stem is None:
+            folder = os.path.dirname(__file__)
+            names = sorted(f[:-3] for f in os.listdir(folder) if f.startswith("ch") and f.endswith(".py"))
+        else:
+            names = [f"ch{stem}"]
+        for module in names:
+            if os.path.exists(os.path.join(os.path.dirname(__file__), module + ".py")):
+                importlib.import_module(f"{package}.{module}")
+
+    def __missing__(self, name: str) -> "Check":
+        self.load(str(name).split(".", 1)[0])
+        if not dict.__contains__(self, name):
+            raise KeyError(name)
+        return dict.__getitem__(self, name)
+
+    def __contains__(self, name) -> bool:
+        if not dict.__contains__(self, name):
+            self.load(str(name).split(".", 1)[0])
+        return dict.__contains__(self, name)
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def __iter__(self):
+        self.load()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self.load()
+        return dict.__len__(self)
+
+    def keys(self):
+        self.load()
+        return dict.keys(self)
+
+    def values(self):
+        self.load()
+        return dict.values(self)
+
+    def items(self):
+        self.load()
+        return dict.items(self)
+
+
+REGISTRY = Registry()
 
 
 class CheckFailed(AssertionError):
@@ -126,7 +180,7 @@ class Check:
 
 
 def register(check_: Check) -> Check:
-    if check_.name in REGISTRY:
+    if dict.__contains__(REGISTRY, check_.name):
         raise ValueError(f"check {check_.name} declared twice")
     REGISTRY[check_.name] = check_
     return check_
