@@ -11,9 +11,29 @@ Every module has two implementations of the same equations over the same paramet
 by ``impl``:
 
 - ``impl="reference"`` (the default here): the time loop a student writes, one equation per
-  line. It is also fast: the input projection of all time steps is one GEMM, each step does one
-  GEMM for all gates, and the loop walks ``x.unbind(0)`` (indexing ``x[t]`` would make the
-  backward pass add a zero-filled gradient of the whole sequence at every step, quadratic in T).
+  line, and backpropagation through time written out the same way (chapter 04 derives it for
+  the vanilla RNN in ``rnnlab.bptt``). The cells differentiate their step with autograd; the
+  layers go back through time by hand. It is also fast:
+
+  - the input projection of all time steps is one GEMM, each step does one GEMM for all gates
+    (``addmm``), and the loops walk ``unbind(0)`` views (indexing ``x[t]`` under autograd would
+    add a zero-filled gradient of the whole sequence at every step, quadratic in T);
+  - one layer-direction's time loop is a ``torch.autograd.Function`` (``_TimeLoop``): the
+    forward steps record no autograd graph, only a cache per step; the backward is BPTT by
+    hand, one ``*_step_backward`` per step, and computes the gradient of ``W_hh`` as one GEMM
+    over all steps and that of ``b_hh`` as one sum, where autograd would do T small GEMMs and
+    T additions. Autograd still handles everything outside the loop (W_ih, b_ih, dropout);
+  - the local derivatives of each step (``*_derivatives``: gate derivatives such as
+    :math:`\sigma(1-\sigma)`, which do not depend on the loss) are computed for a chunk of
+    consecutive steps in one call, on the caches stacked over time, so that each backward step
+    does only a few operations;
+  - fewer, larger operations per step: the LSTM takes the sigmoid of all four gate blocks in one
+    call and tanh of a contiguous copy of the candidate block (torch's tanh is much faster on
+    contiguous memory); the GRU takes one sigmoid for r and z; RNN and LSTM fold ``b_hh`` into
+    the input projection.
+
+  Double backward (a gradient of a gradient) works through the cells but not through the
+  layers, whose hand-written backward is not itself differentiable: it raises an error.
 - ``impl="fused"``: torch's own kernels (``torch._VF.lstm`` and friends: cuDNN on GPU, oneDNN
   or ATen on CPU) called with the same weights. ``rnnlab.models`` uses it for training.
 
@@ -35,17 +55,29 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, _VF, nn
+from torch.autograd.function import once_differentiable
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 IMPLS = ("reference", "fused")
 
 
 # ---------------------------------------------------------------------------------------------
-# One time step of each cell. ``gx`` is the input half of the pre-activation,
-# ``gx = x_t W_ih^T + b_ih`` of shape (B, G*H), computed for all steps at once by the layers.
-# ``w_hh_T`` is W_hh transposed, (H, G*H): the layers transpose it once per sequence, so that
-# the backward pass sums its gradient in one place rather than through a transpose per step.
-# ``b_hh`` is None when the caller has already folded it into ``gx``.
+# One time step of each cell: forward, local derivatives, backward. ``gx`` is the input half of
+# the pre-activation, ``gx = x_t W_ih^T + b_ih`` of shape (B, G*H), computed for all steps at
+# once by the layers. ``w_hh_T`` is W_hh transposed, (H, G*H). ``b_hh`` is None when the caller
+# has already folded it into ``gx``.
+#
+# - ``*_step(gx, state, w_hh_T, b_hh)`` returns the new state and a *cache*: the activations
+#   (and parts of the old state) that the derivatives need. The cells differentiate the step
+#   with autograd; the layers run it without autograd and go back through time by hand.
+# - ``*_derivatives(cache)`` turns a cache into the step's *local* partial derivatives: of the
+#   new state with respect to the step's pre-activations and old state. They do not depend on
+#   the loss and are elementwise, so the layers compute them for many steps in one call, on
+#   caches stacked over time (any leading shape works).
+# - ``*_step_backward(d_state, local, w_hh)`` is one step of backpropagation through time, the
+#   chain rule with those derivatives: from the gradient of the new state to the gradients of
+#   the old state, of ``gx`` and of the recurrent half ``h_{t-1} W_hh^T + b_hh`` (the same as
+#   that of ``gx`` except in the GRU). ``w_hh`` is W_hh itself, (G*H, H).
 # ---------------------------------------------------------------------------------------------
 
 
@@ -56,20 +88,43 @@ def _add_recurrent(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None) -
     return torch.addmm(gx, h, w_hh_T)
 
 
-def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None) -> Tensor:
-    r"""Elman step :math:`h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`.
+def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None):
+    r"""Elman step :math:`h_t = \tanh(a_t)`, with the pre-activation
+    :math:`a_t = x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}`.
 
-    gx (B, H), h (B, H), w_hh_T (H, H), b_hh (H,) or None -> h_t (B, H)."""
-    return torch.tanh(_add_recurrent(gx, h, w_hh_T, b_hh))
+    gx (B, H), h (B, H), w_hh_T (H, H), b_hh (H,) or None -> h_t (B, H), cache (h_t,)."""
+    h = torch.tanh(_add_recurrent(gx, h, w_hh_T, b_hh))
+    return h, (h,)
 
 
-def rnn_relu_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None) -> Tensor:
-    r"""Elman step with ReLU, :math:`h_t = \max(0, x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`."""
-    return torch.relu(_add_recurrent(gx, h, w_hh_T, b_hh))
+def rnn_tanh_derivatives(cache: tuple) -> tuple[Tensor]:
+    r""":math:`\partial h_t / \partial a_t = 1 - h_t^2` (elementwise)."""
+    (h,) = cache
+    return (1 - h * h,)
+
+
+def rnn_relu_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None):
+    r"""Elman step with ReLU, :math:`h_t = \max(0, a_t)`; returns h_t, cache (h_t,)."""
+    h = torch.relu(_add_recurrent(gx, h, w_hh_T, b_hh))
+    return h, (h,)
+
+
+def rnn_relu_derivatives(cache: tuple) -> tuple[Tensor]:
+    r""":math:`\partial h_t / \partial a_t = [h_t > 0]` (0 or 1)."""
+    (h,) = cache
+    return ((h > 0).to(h.dtype),)
+
+
+def rnn_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor):
+    r"""Back through either Elman step: :math:`\bar a_t = \bar h_t \odot \partial h_t/\partial a_t`,
+    :math:`\bar h_{t-1} = \bar a_t W_{hh}`. Returns (d h_{t-1}, d a_t, d a_t)."""
+    (dh_da,) = local
+    d_a = d_h * dh_da                                # through tanh (or ReLU)
+    return d_a @ w_hh, d_a, d_a
 
 
 def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
-              b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+              b_hh: Tensor | None = None):
     r"""LSTM step, gates in torch's order i, f, g, o:
 
     .. math::
@@ -82,20 +137,68 @@ def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
         h_t = o_t \odot \tanh(c_t)
         \end{array}
 
-    gx (B, 4H), state = (h, c) each (B, H), w_hh_T (H, 4H), b_hh (4H,) or None -> (h_t, c_t)."""
-    h, c = state
-    gates = _add_recurrent(gx, h, w_hh_T, b_hh)        # all four pre-activations, (B, 4H)
-    i, f, g, o = gates.chunk(4, 1)
-    i = torch.sigmoid(i)                             # input gate
-    f = torch.sigmoid(f)                             # forget gate
-    g = torch.tanh(g)                                # candidate cell
-    o = torch.sigmoid(o)                             # output gate
-    c = torch.addcmul(f * c, i, g)                   # c_t = f * c_{t-1} + i * g
-    h = o * torch.tanh(c)                            # h_t = o * tanh(c_t)
-    return h, c
+    gx (B, 4H), state = (h, c) each (B, H), w_hh_T (H, 4H), b_hh (4H,) or None -> (h_t, c_t),
+    cache (sigmoid of the four pre-activations (i, f, -, o), g_t, tanh(c_t), c_{t-1})."""
+    h, c_prev = state
+    H = h.shape[-1]
+    gates = _add_recurrent(gx, h, w_hh_T, b_hh)      # all four pre-activations, (B, 4H)
+    sig = torch.sigmoid(gates)                       # one call for the three sigmoid gates:
+    i, f, _, o = sig.chunk(4, 1)                     # input, forget, output (g's block unused)
+    g = torch.tanh(gates[:, 2 * H:3 * H].contiguous())   # candidate cell (tanh: faster contiguous)
+    c = torch.addcmul(f * c_prev, i, g)              # c_t = f * c_{t-1} + i * g
+    tanh_c = torch.tanh(c)
+    h = o * tanh_c                                   # h_t = o * tanh(c_t)
+    return (h, c), (sig, g, tanh_c, c_prev)
 
 
-def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None) -> Tensor:
+def lstm_derivatives(cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The local derivatives of :func:`lstm_step`, with :math:`a^i, a^f, a^g, a^o` the four
+    pre-activations, :math:`\sigma' = \sigma (1 - \sigma)` and :math:`\tanh' = 1 - \tanh^2`:
+
+    .. math::
+        \begin{array}{ll}
+        \partial c_t / \partial a^i = g_t \, i_t (1 - i_t), \quad
+        \partial c_t / \partial a^f = c_{t-1} \, f_t (1 - f_t), \quad
+        \partial c_t / \partial a^g = i_t (1 - g_t^2) \\
+        \partial h_t / \partial a^o = \tanh(c_t) \, o_t (1 - o_t), \quad
+        \partial h_t / \partial c_t = o_t (1 - \tanh^2(c_t)), \quad
+        \partial c_t / \partial c_{t-1} = f_t
+        \end{array}
+
+    Returns (the first four as one (..., 4H) tensor in gate order, dh_t/dc_t, f_t)."""
+    sig, g, tanh_c, c_prev = cache
+    i, f, _, o = sig.chunk(4, -1)
+    di, df, _, do = torch.addcmul(sig, sig, sig, value=-1).chunk(4, -1)   # sigma (1 - sigma)
+    d_gates = torch.cat([g * di,                     # g_t i_t (1 - i_t)
+                         c_prev * df,                # c_{t-1} f_t (1 - f_t)
+                         torch.addcmul(i, i * g, g, value=-1),   # i_t (1 - g_t^2)
+                         tanh_c * do], -1)           # tanh(c_t) o_t (1 - o_t)
+    dh_dc = torch.addcmul(o, o * tanh_c, tanh_c, value=-1)       # o_t (1 - tanh^2(c_t))
+    return d_gates, dh_dc, f
+
+
+def lstm_step_backward(d_state: tuple[Tensor, Tensor], local: tuple, w_hh: Tensor):
+    r"""Back through :func:`lstm_step`, from the gradients :math:`\bar h_t, \bar c_t` of the new
+    state (:math:`\bar c_t` so far only what came back from step t+1):
+
+    .. math::
+        \begin{array}{ll}
+        \bar c_t \mathrel{+}= \bar h_t \odot \partial h_t / \partial c_t \\
+        \bar a_t = [\bar c_t, \bar c_t, \bar c_t, \bar h_t] \odot
+            [\partial c_t/\partial a^i, \partial c_t/\partial a^f, \partial c_t/\partial a^g,
+             \partial h_t/\partial a^o] \\
+        \bar h_{t-1} = \bar a_t W_{hh}, \quad \bar c_{t-1} = \bar c_t \odot f_t
+        \end{array}
+
+    Returns ((d h_{t-1}, d c_{t-1}), d a_t, d a_t), a_t the four pre-activations (B, 4H)."""
+    d_h, d_c = d_state
+    d_gates, dh_dc, f = local
+    d_c = torch.addcmul(d_c, d_h, dh_dc)             # c_t reaches the loss also through h_t
+    d_a = torch.cat([d_c, d_c, d_c, d_h], 1) * d_gates   # i, f, g act on c_t; o on h_t
+    return (d_a @ w_hh, d_c * f), d_a, d_a
+
+
+def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None):
     r"""GRU step, gates in torch's order r, z, n:
 
     .. math::
@@ -108,17 +211,66 @@ def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None) 
 
     The reset gate multiplies the *hidden* half of n's pre-activation, bias included, so
     ``b_hh`` cannot be folded into ``gx``. gx (B, 3H), h (B, H), w_hh_T (H, 3H), b_hh (3H,) or
-    None -> h_t (B, H)."""
+    None -> h_t (B, H), cache ((r_t, z_t) as one (B, 2H) tensor, n_t, W_hn h_{t-1} + b_hn,
+    h_{t-1})."""
+    H = h.shape[-1]
     gh = torch.addmm(b_hh, h, w_hh_T) if b_hh is not None else h @ w_hh_T      # (B, 3H)
-    x_rz, x_n = gx.split([2 * h.shape[-1], h.shape[-1]], 1)
-    h_rz, h_n = gh.split([2 * h.shape[-1], h.shape[-1]], 1)
-    r, z = torch.sigmoid(x_rz + h_rz).chunk(2, 1)   # reset and update gates together
-    n = torch.tanh(torch.addcmul(x_n, r, h_n))       # n_t = tanh(x_n + r * h_n)
-    return torch.lerp(n, h, z)                       # h_t = (1 - z) * n + z * h_{t-1}
+    rz = torch.sigmoid(gx[:, :2 * H] + gh[:, :2 * H])   # reset and update gates together
+    r, z = rz.chunk(2, 1)
+    h_n = gh[:, 2 * H:]                              # W_hn h_{t-1} + b_hn
+    n = torch.tanh(torch.addcmul(gx[:, 2 * H:], r, h_n))   # n_t = tanh(x_n + r * h_n)
+    h_new = torch.lerp(n, h, z)                      # h_t = (1 - z) * n + z * h_{t-1}
+    return h_new, (rz, n, h_n, h)
+
+
+def gru_derivatives(cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The local derivatives of :func:`gru_step`, with :math:`a^r, a^z, a^n` the
+    pre-activations of r, z, n and :math:`h^n_t = W_{hn} h_{t-1} + b_{hn}`:
+
+    .. math::
+        \begin{array}{ll}
+        \partial h_t / \partial a^n = (1 - z_t)(1 - n_t^2), \quad
+        \partial h_t / \partial h^n_t = \partial h_t / \partial a^n \; r_t \\
+        \partial h_t / \partial a^r = \partial h_t / \partial a^n \; h^n_t \, r_t (1 - r_t), \quad
+        \partial h_t / \partial a^z = (h_{t-1} - n_t) \, z_t (1 - z_t) \\
+        \partial h_t / \partial h_{t-1} = z_t \text{ (and through } W_{hh})
+        \end{array}
+
+    Returns (those for gx's blocks r, z, n as one (..., 3H) tensor, those for the recurrent
+    blocks r, z, h^n likewise, z_t)."""
+    rz, n, h_n, h_prev = cache
+    r, z = rz.chunk(2, -1)
+    dh_dn = 1 - z                                    # h_t = n_t + z_t (h_{t-1} - n_t)
+    dh_dan = torch.addcmul(dh_dn, dh_dn * n, n, value=-1)   # (1 - z_t)(1 - n_t^2)
+    dh_dhn = dh_dan * r                              # a^n = x_n + r_t h^n_t
+    dh_dr = dh_dhn * h_n                             # (dh_t / da^n) h^n_t r_t ...
+    dh_dar = torch.addcmul(dh_dr, dh_dr, r, value=-1)       # ... (1 - r_t)
+    dh_daz = (h_prev - n) * torch.addcmul(z, z, z, value=-1)   # (h_{t-1} - n_t) z_t (1 - z_t)
+    return torch.cat([dh_dar, dh_daz, dh_dan], -1), torch.cat([dh_dar, dh_daz, dh_dhn], -1), z
+
+
+def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor):
+    r"""Back through :func:`gru_step`, from the gradient :math:`\bar h_t` of the new state:
+
+    .. math::
+        \bar g^x_t = [\bar h_t, \bar h_t, \bar h_t] \odot \partial h_t / \partial (a^r, a^z, a^n),
+        \quad \bar g^h_t = [\bar h_t, \bar h_t, \bar h_t] \odot
+        \partial h_t / \partial (a^r, a^z, h^n), \quad
+        \bar h_{t-1} = \bar h_t \odot z_t + \bar g^h_t W_{hh}
+
+    Returns (d h_{t-1}, d gx (B, 3H), d gh (B, 3H))."""
+    dh_dgx, dh_dgh, z = local
+    d_h3 = torch.cat([d_h, d_h, d_h], 1)             # one copy per gate block
+    d_gh = d_h3 * dh_dgh                             # gradient of h_{t-1} W_hh^T + b_hh
+    return torch.addmm(d_h * z, d_gh, w_hh), d_h3 * dh_dgx, d_gh
 
 
 # How each mode steps, how many gate blocks its weights have, and torch's kernel for it.
 _STEP = {"RNN_TANH": rnn_tanh_step, "RNN_RELU": rnn_relu_step, "LSTM": lstm_step, "GRU": gru_step}
+_DERIVATIVES = {"RNN_TANH": rnn_tanh_derivatives, "RNN_RELU": rnn_relu_derivatives,
+                "LSTM": lstm_derivatives, "GRU": gru_derivatives}
+_STEP_BACKWARD = {"RNN_TANH": rnn_step_backward, "RNN_RELU": rnn_step_backward,
+                  "LSTM": lstm_step_backward, "GRU": gru_step_backward}
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 _FUSED_LAYER = {"RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu, "LSTM": _VF.lstm, "GRU": _VF.gru}
 _FUSED_CELL = {"RNN_TANH": _VF.rnn_tanh_cell, "RNN_RELU": _VF.rnn_relu_cell,
@@ -197,7 +349,7 @@ class _CellBase(nn.Module):
             out = _FUSED_CELL[self.mode](input, state, *weights)
         else:
             gx = F.linear(input, self.weight_ih, self.bias_ih)    # x W_ih^T + b_ih
-            out = _STEP[self.mode](gx, state, self.weight_hh.t(), self.bias_hh)
+            out, _ = _STEP[self.mode](gx, state, self.weight_hh.t(), self.bias_hh)   # no cache
         if not batched:
             out = tuple(s.squeeze(0) for s in out) if self.mode == "LSTM" else out.squeeze(0)
         return out
@@ -237,10 +389,104 @@ class GRUCell(_CellBase):
 
 def _keep_past_end(active: Tensor | None, new: tuple, old: tuple) -> tuple:
     """State update of a variable-length batch: sequences that have ended (``active`` False,
-    shape (B, 1)) keep their old state. Without lengths every sequence is active."""
+    shape (B, 1)) keep their old state. Without lengths every sequence is active. Going back
+    through time the same rule passes an ended sequence's gradient on unchanged."""
     if active is None:
         return new
     return tuple(torch.where(active, n, o) for n, o in zip(new, old))
+
+
+# The layers compute the local derivatives of consecutive steps together, on their caches
+# stacked over time, in chunks of about this many bytes per (B, G*H) tensor: few calls when the
+# steps are small, and temporaries that stay in the CPU's cache when they are large.
+_CHUNK_BYTES = 1 << 21
+
+
+def _chunk_derivatives(mode: str, caches: list) -> list[Tensor]:
+    """The local derivatives of k consecutive steps, from their caches stacked to (k, B, ...)."""
+    stacked = [torch.stack(c) if len(caches) > 1 else c[0].unsqueeze(0) for c in zip(*caches)]
+    return list(_DERIVATIVES[mode](stacked))
+
+
+class _TimeLoop(torch.autograd.Function):
+    r"""One layer and one direction of the reference: the time loop over a forward step
+    function, and backpropagation through time written by hand with the backward step.
+
+    ``_TimeLoop.apply(mode, reverse, active, grad, gx, w_hh, b_hh, *state)``: gx (T, B, G*H) the
+    input half of every pre-activation (autograd differentiates how it was computed: W_ih,
+    b_ih and the input), w_hh (G*H, H), b_hh (G*H,) or None when folded into gx, active
+    (T, B, 1) bool or None, grad whether autograd records (``torch.is_grad_enabled()``), state
+    the initial (h,) or (h, c). Returns the output (T, B, H), zero where not active, and the
+    final state.
+
+    Why not autograd: it would record a node for every operation of every step, and compute
+    :math:`\bar W_{hh}` as T small GEMMs plus T additions. Here the forward steps record
+    nothing and keep each step's local derivatives; the backward chains them step by step, and
+    after the loop computes :math:`\bar W_{hh} = \sum_t \bar g^h_t{}^T h_{t-1}` as one GEMM over
+    all steps and :math:`\bar b_{hh}` as one sum. The backward is not itself differentiable:
+    double backward through the layers raises an error (the cells support it).
+    """
+
+    @staticmethod
+    def forward(ctx, mode: str, reverse: bool, active: Tensor | None, grad: bool, gx: Tensor,
+                w_hh: Tensor, b_hh: Tensor | None, *state: Tensor):
+        step, lstm = _STEP[mode], mode == "LSTM"
+        gx, w_hh_T = gx.unbind(0), w_hh.t()
+        T, grad = len(gx), grad and any(ctx.needs_input_grad)
+        order = range(T - 1, -1, -1) if reverse else range(T)
+        chunk = max(1, _CHUNK_BYTES // gx[0].nbytes)        # steps per chunk of derivatives
+        act = active.unbind(0) if active is not None else (None,) * T
+        outputs, h_prev, caches, local = [None] * T, [None] * T, [], []
+        for t in order:
+            new, cache = step(gx[t], state if lstm else state[0], w_hh_T, b_hh)
+            if grad:                                 # what the backward step t will need
+                h_prev[t] = state[0]
+                caches.append(cache)
+                if len(caches) == chunk or t == order[-1]:
+                    local += _chunk_derivatives(mode, caches)
+                    caches = []
+            state = _keep_past_end(act[t], new if lstm else (new,), state)
+            h = state[0]
+            outputs[t] = h if act[t] is None else torch.where(act[t], h, 0.0)
+        if grad:
+            ctx.mode, ctx.reverse, ctx.chunk = mode, reverse, chunk
+            ctx.save_for_backward(w_hh, active, *h_prev, *local)
+        return (torch.stack(outputs), *state)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_output: Tensor, *d_state: Tensor):
+        step_backward, lstm = _STEP_BACKWARD[ctx.mode], ctx.mode == "LSTM"
+        w_hh, active, *saved = ctx.saved_tensors
+        T = d_output.shape[0]
+        order = range(T - 1, -1, -1) if ctx.reverse else range(T)
+        h_prev, saved = saved[:T], saved[T:]
+        n = len(saved) // -(-T // ctx.chunk)         # tensors per chunk of local derivatives
+        local = [None] * T                           # step t's local derivatives
+        steps = iter(order)
+        for k in range(0, len(saved), n):
+            for d in zip(*(x.unbind(0) for x in saved[k:k + n])):
+                local[next(steps)] = d
+        if active is not None:                       # the output is zero past the end
+            d_output = torch.where(active, d_output, 0.0)
+        act = active.unbind(0) if active is not None else (None,) * T
+        d_output = d_output.unbind(0)
+        d_gx, d_gh = [None] * T, [None] * T
+        for t in reversed(order):
+            d_state = (d_state[0] + d_output[t], *d_state[1:])    # h_t is also the output at t
+            d_new = d_state if act[t] is None else \
+                tuple(torch.where(act[t], d, 0.0) for d in d_state)   # an ended sequence: none
+            d_prev, d_gx[t], d_gh[t] = step_backward(d_new if lstm else d_new[0], local[t], w_hh)
+            d_state = _keep_past_end(act[t], d_prev if lstm else (d_prev,), d_state)
+        same = all(a is b for a, b in zip(d_gx, d_gh))    # d gx is d gh except in the GRU
+        d_gx = torch.stack(d_gx)
+        d_gh = d_gx if same else torch.stack(d_gh)
+        d_w_hh = d_b_hh = None
+        if ctx.needs_input_grad[5]:                  # one GEMM over all steps
+            d_w_hh = d_gh.flatten(0, 1).t() @ torch.stack(h_prev).flatten(0, 1)
+        if ctx.needs_input_grad[6]:
+            d_b_hh = d_gh.sum((0, 1))
+        return (None, None, None, None, d_gx, d_w_hh, d_b_hh, *d_state)
 
 
 class _RecurrentLayer(nn.Module):
@@ -408,21 +654,15 @@ class _RecurrentLayer(nn.Module):
                        reverse: bool):
         """One layer, one direction: x (T, B, I_k) -> outputs (T, B, H), final state."""
         w_ih, w_hh, b_ih, b_hh = weights
-        step = _STEP[self.mode]
         # The input half of every step's pre-activation, for all t in one GEMM: (T, B, G*H).
         # Except in the GRU, b_hh simply adds to b_ih, so it is folded in here once.
         if b_hh is not None and self.mode != "GRU":
             b_ih, b_hh = b_ih + b_hh, None
-        gx = F.linear(x, w_ih, b_ih).unbind(0)
-        w_hh_T = w_hh.t()
-        act = active.unbind(0) if active is not None else (None,) * len(gx)
-        outputs = [None] * len(gx)
-        for t in (reversed(range(len(gx))) if reverse else range(len(gx))):
-            new = step(gx[t], state if self.mode == "LSTM" else state[0], w_hh_T, b_hh)
-            state = _keep_past_end(act[t], new if self.mode == "LSTM" else (new,), state)
-            h = state[0]
-            outputs[t] = h if act[t] is None else torch.where(act[t], h, 0.0)
-        return torch.stack(outputs), state
+        gx = F.linear(x, w_ih, b_ih)
+        # The loop itself, with its backward by hand: autograd sees one node per layer-direction.
+        output, *state = _TimeLoop.apply(self.mode, reverse, active, torch.is_grad_enabled(),
+                                         gx, w_hh, b_hh, *state)
+        return output, tuple(state)
 
     def _fused(self, input, hx: tuple[Tensor, ...], lengths: Tensor | None):
         """torch's kernel on the same flat weights; padded + lengths goes through packing."""
