@@ -19,14 +19,14 @@ Where a file is looked for, in order:
    ``~/.cache/rnnlab``; ``%LOCALAPPDATA%\\rnnlab`` on Windows);
 3. its canonical URL, downloaded into the cache folder.
 
-Every file found or downloaded is checked against its sha256 (pinned below, with the immutable
-URL it was published under: a release tag or a commit); a mismatch raises ``ChecksumError``, a
-file that is nowhere and cannot be downloaded raises ``DataUnavailableError``; both messages say
-what to download and where to put it. Where the hashes come from: Tiny Shakespeare and the
-WikiText-2 valid and test splits were hashed from local copies; the WikiText-2 train split, the
-PTB files and the UD treebank hashes are the ones published beside those URLs by other projects
-that download them (Hugging Face ``datasets`` recorded the PTB and UD English-EWT 2.7 ones), and
-agree across them.
+Every file found or downloaded is checked against its sha256 (pinned below, with the URL it was
+published under: at a commit or a release tag, except Tiny Shakespeare, whose repository is
+frozen); a mismatch raises ``ChecksumError``, a file that is nowhere and cannot be downloaded
+raises ``DataUnavailableError``; both messages say what to download and where to put it. Where
+the hashes come from: Tiny Shakespeare and the WikiText-2 valid and test splits were hashed from
+local copies; the WikiText-2 train and PTB hashes are those that several projects downloading
+these URLs publish, in agreement; the UD English-EWT 2.7 ones are those Hugging Face
+``datasets`` recorded.
 """
 
 from __future__ import annotations
