@@ -243,34 +243,43 @@ def _exact_sentence_probs(table, n, max_len):
     return out
 
 
+SEEDED_RUN = 20  # sentences drawn from one seeded generator, twice: an unseeded sampler differs
+
+
 def _probe_sampling(student_fn, inputs, seconds):
-    """One seeded sentence with the contexts asked for, the same seed again, then ``draws``
-    sentences from one generator."""
+    """``SEEDED_RUN`` sentences from a seeded generator (with the contexts asked for in the
+    first), the same again from a new generator with the same seed, then ``draws`` sentences
+    from one generator."""
     table, n, draws, seed = inputs
     table = {tuple(k): v for k, v in table.items()}
-    runs = []
+    runs, contexts = [], None
     for rng in (np.random.default_rng(seed), np.random.default_rng(seed)):
-        sampler = TableSampler(table)
-        got, problem = call_student(student_fn, (sampler, n, rng, 20), seconds, copy_inputs=False)
-        if problem:
-            return {"error": problem}
-        runs.append((describe(got), [list(c) for c in sampler.contexts]))
+        sentences = []
+        for _ in range(SEEDED_RUN):
+            sampler = TableSampler(table)
+            got, problem = call_student(student_fn, (sampler, n, rng, 20), seconds, copy_inputs=False)
+            if problem:
+                return {"error": problem}
+            sentences.append(describe(got))
+            if contexts is None:
+                contexts = [list(c) for c in sampler.contexts]
+        runs.append(sentences)
     rng, samples = np.random.default_rng(seed), []
     for _ in range(draws):
         got, problem = call_student(student_fn, (TableSampler(table), n, rng, 20), seconds, copy_inputs=False)
         if problem:
             return {"error": problem}
         samples.append(describe(got))
-    return {"first": runs[0][0], "contexts": runs[0][1], "again": runs[1][0], "samples": samples}
+    return {"seeded": runs[0], "contexts": contexts, "again": runs[1], "samples": samples}
 
 
 def _judge_sampling(case: Case, result) -> Optional[str]:
     table, n, draws, seed = case.args
-    for answer in [result["first"], result["again"]] + result["samples"]:
+    for answer in result["seeded"] + result["again"] + result["samples"]:
         problem = type_problem(answer, ("list",))
         if problem:
             return problem
-    got = restore(result["first"])
+    got = restore(result["seeded"][0])
     if "</s>" in got or "<s>" in got:
         return f"your sentence {got} contains <s> or </s>: return the words only"
     # 1. the contexts it asked for: <s> padding first, then slid by each sampled word
@@ -285,9 +294,12 @@ def _judge_sampling(case: Case, result) -> Optional[str]:
     if len(asked) != len(got) + 1 and len(got) < 20:
         return (f"you asked for {len(asked)} distributions to sample {len(got)} words: "
                 "expected one per word plus one for </s>")
-    # 2. seeded: the same generator state gives the same sentence
-    if restore(result["again"]) != got:
-        return "two runs with the same seed gave different sentences: draw with the rng you are given"
+    # 2. seeded: the same generator state gives the same sentences
+    seeded, again = [restore(x) for x in result["seeded"]], [restore(x) for x in result["again"]]
+    if seeded != again:
+        i = next(i for i, (a, b) in enumerate(zip(seeded, again)) if a != b)
+        return (f"two runs with the same seed gave different sentences (sentence {i + 1}: {seeded[i]} "
+                f"then {again[i]}): draw with the rng you are given")
     # 3. the distribution of sentences matches the model's (total variation distance)
     counts = Counter(tuple(restore(s)) for s in result["samples"])
     draws = len(result["samples"])
