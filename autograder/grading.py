@@ -108,7 +108,7 @@ def guarded_copy() -> Path:
             path.chmod(0o755 if path.is_dir() else 0o644)
         _GUARDED["path"] = folder
         creator = os.getpid()
-        # removed at exit by the process that made it (not by forked pool workers that share it)
+        # removed at exit by the process that made it (a forked child would share the folder)
         atexit.register(lambda: os.getpid() == creator and shutil.rmtree(folder, ignore_errors=True))
     return _GUARDED["path"]
 

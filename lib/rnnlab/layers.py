@@ -436,21 +436,21 @@ class _TimeLoop(torch.autograd.Function):
         order = range(T - 1, -1, -1) if reverse else range(T)
         chunk = max(1, _CHUNK_BYTES // gx[0].nbytes)        # steps per chunk of derivatives
         act = active.unbind(0) if active is not None else (None,) * T
-        outputs, h_prev, caches, local = [None] * T, [None] * T, [], []
+        outputs, h_prev, caches, chunks = [None] * T, [None] * T, [], []
         for t in order:
             new, cache = step(gx[t], state if lstm else state[0], w_hh_T, b_hh)
             if grad:                                 # what the backward step t will need
                 h_prev[t] = state[0]
                 caches.append(cache)
                 if len(caches) == chunk or t == order[-1]:
-                    local += _chunk_derivatives(mode, caches)
+                    chunks.append(_chunk_derivatives(mode, caches))
                     caches = []
             state = _keep_past_end(act[t], new if lstm else (new,), state)
             h = state[0]
             outputs[t] = h if act[t] is None else torch.where(act[t], h, 0.0)
         if grad:
-            ctx.mode, ctx.reverse, ctx.chunk = mode, reverse, chunk
-            ctx.save_for_backward(w_hh, active, *h_prev, *local)
+            ctx.mode, ctx.reverse, ctx.per_chunk = mode, reverse, len(chunks[0])
+            ctx.save_for_backward(w_hh, active, *h_prev, *(d for c in chunks for d in c))
         return (torch.stack(outputs), *state)
 
     @staticmethod
@@ -461,7 +461,7 @@ class _TimeLoop(torch.autograd.Function):
         T = d_output.shape[0]
         order = range(T - 1, -1, -1) if ctx.reverse else range(T)
         h_prev, saved = saved[:T], saved[T:]
-        n = len(saved) // -(-T // ctx.chunk)         # tensors per chunk of local derivatives
+        n = ctx.per_chunk                            # local-derivative tensors per chunk
         local = [None] * T                           # step t's local derivatives
         steps = iter(order)
         for k in range(0, len(saved), n):

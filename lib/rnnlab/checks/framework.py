@@ -40,15 +40,11 @@ class Registry(dict):
 
     def load(self, stem: Optional[str] = None) -> None:
         """Import the checks module of ``stem`` (e.g. ``01_ngram``), or of every chapter."""
-        package = __name__.rsplit(".", 1)[0]
-        if stem is None:
-            folder = os.path.dirname(__file__)
-            names = sorted(f[:-3] for f in os.listdir(folder) if f.startswith("ch") and f.endswith(".py"))
-        else:
-            names = [f"ch{stem}"]
-        for module in names:
-            if os.path.exists(os.path.join(os.path.dirname(__file__), module + ".py")):
-                importlib.import_module(f"{package}.{module}")
+        package, folder = __name__.rsplit(".", 1)[0], os.path.dirname(__file__)
+        files = [f"ch{stem}.py"] if stem is not None else sorted(os.listdir(folder))
+        for file in files:
+            if file.startswith("ch") and file.endswith(".py") and os.path.exists(os.path.join(folder, file)):
+                importlib.import_module(f"{package}.{file[:-3]}")
 
     def __missing__(self, name: str) -> "Check":
         self.load(str(name).split(".", 1)[0])
