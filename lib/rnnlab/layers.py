@@ -23,14 +23,18 @@ by ``impl``:
     hand, one ``*_step_backward`` per step, and computes the gradient of ``W_hh`` as one GEMM
     over all steps and that of ``b_hh`` as one sum, where autograd would do T small GEMMs and
     T additions. Autograd still handles everything outside the loop (W_ih, b_ih, dropout);
+  - nothing is stacked: the states of all steps live in one buffer (T+1, B, H), which each
+    step writes into (``out=``) and the backward reads h_{t-1} from; the gradients of all
+    steps' pre-activations likewise. The reverse direction is the same loop over the
+    time-reversed sequence;
   - the local derivatives of each step (``*_derivatives``: gate derivatives such as
     :math:`\sigma(1-\sigma)`, which do not depend on the loss) are computed for a chunk of
-    consecutive steps in one call, on the caches stacked over time, so that each backward step
-    does only a few operations;
+    consecutive steps in one call, on the caches of the chunk (a buffer reused chunk after
+    chunk), so that each backward step does only a few operations;
   - fewer, larger operations per step: the LSTM takes the sigmoid of all four gate blocks in one
     call and tanh of a contiguous copy of the candidate block (torch's tanh is much faster on
-    contiguous memory); the GRU takes one sigmoid for r and z; RNN and LSTM fold ``b_hh`` into
-    the input projection.
+    contiguous memory); the GRU takes one sigmoid for r and z and multiplies a gradient into
+    its gate blocks by broadcasting; RNN and LSTM fold ``b_hh`` into the input projection.
 
   Double backward (a gradient of a gradient) works through the cells but not through the
   layers, whose hand-written backward is not itself differentiable: it raises an error.
@@ -51,6 +55,7 @@ Not covered: LSTM projections (``proj_size > 0``).
 from __future__ import annotations
 
 import math
+from itertools import cycle, islice, repeat
 
 import torch
 import torch.nn.functional as F
@@ -67,17 +72,22 @@ IMPLS = ("reference", "fused")
 # once by the layers. ``w_hh_T`` is W_hh transposed, (H, G*H). ``b_hh`` is None when the caller
 # has already folded it into ``gx``.
 #
-# - ``*_step(gx, state, w_hh_T, b_hh)`` returns the new state and a *cache*: the activations
-#   (and parts of the old state) that the derivatives need. The cells differentiate the step
-#   with autograd; the layers run it without autograd and go back through time by hand.
-# - ``*_derivatives(cache)`` turns a cache into the step's *local* partial derivatives: of the
-#   new state with respect to the step's pre-activations and old state. They do not depend on
-#   the loss and are elementwise, so the layers compute them for many steps in one call, on
-#   caches stacked over time (any leading shape works).
-# - ``*_step_backward(d_state, local, w_hh)`` is one step of backpropagation through time, the
-#   chain rule with those derivatives: from the gradient of the new state to the gradients of
-#   the old state, of ``gx`` and of the recurrent half ``h_{t-1} W_hh^T + b_hh`` (the same as
-#   that of ``gx`` except in the GRU). ``w_hh`` is W_hh itself, (G*H, H).
+# - ``*_step(gx, state, w_hh_T, b_hh, out)`` returns the new state and a *cache*: the
+#   activations that the derivatives need besides the old and new states. The cells
+#   differentiate the step with autograd; the layers run it without autograd and go back
+#   through time by hand. ``out`` is None (new tensors), or the tensors to write the new state
+#   and the cache into, in that order (``None`` for any that should be new): the layers pass
+#   slots of buffers that hold every step, so that no step's results are ever copied.
+# - ``*_derivatives(cache, prev, new)`` turns a cache and the old and new states into the
+#   step's *local* partial derivatives: of the new state with respect to the step's
+#   pre-activations and old state. They do not depend on the loss and are elementwise, so the
+#   layers compute them for many steps in one call, on caches and states stacked over time
+#   (any leading shape works). They return tensors of their own, never views of the cache.
+# - ``*_step_backward(d_state, local, w_hh, out)`` is one step of backpropagation through time,
+#   the chain rule with those derivatives: from the gradient of the new state to the gradients
+#   of the old state, of ``gx`` and of the recurrent half ``h_{t-1} W_hh^T + b_hh`` (the same
+#   as that of ``gx`` except in the GRU). ``w_hh`` is W_hh itself, (G*H, H). ``out`` is None
+#   or the tensors for the gradients of gx and of the recurrent half.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -88,43 +98,48 @@ def _add_recurrent(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None) -
     return torch.addmm(gx, h, w_hh_T)
 
 
-def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None):
+def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
     r"""Elman step :math:`h_t = \tanh(a_t)`, with the pre-activation
     :math:`a_t = x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}`.
 
-    gx (B, H), h (B, H), w_hh_T (H, H), b_hh (H,) or None -> h_t (B, H), cache (h_t,)."""
-    h = torch.tanh(_add_recurrent(gx, h, w_hh_T, b_hh))
-    return h, (h,)
+    gx (B, H), h (B, H), w_hh_T (H, H), b_hh (H,) or None, out None or (h_t,) -> h_t (B, H),
+    cache () (the derivative needs only h_t)."""
+    (o_h,) = out or (None,)
+    h = torch.tanh(_add_recurrent(gx, h, w_hh_T, b_hh), out=o_h)
+    return h, ()
 
 
-def rnn_tanh_derivatives(cache: tuple) -> tuple[Tensor]:
+def rnn_tanh_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor]:
     r""":math:`\partial h_t / \partial a_t = 1 - h_t^2` (elementwise)."""
-    (h,) = cache
+    (h,) = new
     return (1 - h * h,)
 
 
-def rnn_relu_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None):
-    r"""Elman step with ReLU, :math:`h_t = \max(0, a_t)`; returns h_t, cache (h_t,)."""
-    h = torch.relu(_add_recurrent(gx, h, w_hh_T, b_hh))
-    return h, (h,)
+def rnn_relu_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
+    r"""Elman step with ReLU, :math:`h_t = \max(0, a_t)`; returns h_t, cache ()."""
+    (o_h,) = out or (None,)
+    a = _add_recurrent(gx, h, w_hh_T, b_hh)
+    h = torch.relu(a) if o_h is None else torch.clamp(a, min=0, out=o_h)   # (relu has no out)
+    return h, ()
 
 
-def rnn_relu_derivatives(cache: tuple) -> tuple[Tensor]:
+def rnn_relu_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor]:
     r""":math:`\partial h_t / \partial a_t = [h_t > 0]` (0 or 1)."""
-    (h,) = cache
+    (h,) = new
     return ((h > 0).to(h.dtype),)
 
 
-def rnn_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor):
+def rnn_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
     r"""Back through either Elman step: :math:`\bar a_t = \bar h_t \odot \partial h_t/\partial a_t`,
     :math:`\bar h_{t-1} = \bar a_t W_{hh}`. Returns (d h_{t-1}, d a_t, d a_t)."""
     (dh_da,) = local
-    d_a = d_h * dh_da                                # through tanh (or ReLU)
+    o_da, _ = out or (None, None)
+    d_a = torch.mul(d_h, dh_da, out=o_da)            # through tanh (or ReLU)
     return d_a @ w_hh, d_a, d_a
 
 
 def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
-              b_hh: Tensor | None = None):
+              b_hh: Tensor | None = None, out=None):
     r"""LSTM step, gates in torch's order i, f, g, o:
 
     .. math::
@@ -137,21 +152,23 @@ def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
         h_t = o_t \odot \tanh(c_t)
         \end{array}
 
-    gx (B, 4H), state = (h, c) each (B, H), w_hh_T (H, 4H), b_hh (4H,) or None -> (h_t, c_t),
-    cache (sigmoid of the four pre-activations (i, f, -, o), g_t, tanh(c_t), c_{t-1})."""
+    gx (B, 4H), state = (h, c) each (B, H), w_hh_T (H, 4H), b_hh (4H,) or None, out None or
+    (h_t, c_t, sig, g, tanh_c) -> (h_t, c_t), cache (sig: the sigmoid of all four
+    pre-activations, of which i, f, o are used, (B, 4H); g_t; tanh(c_t))."""
     h, c_prev = state
+    o_h, o_c, o_sig, o_g, o_tanh_c = out or (None,) * 5
     H = h.shape[-1]
     gates = _add_recurrent(gx, h, w_hh_T, b_hh)      # all four pre-activations, (B, 4H)
-    sig = torch.sigmoid(gates)                       # one call for the three sigmoid gates:
+    sig = torch.sigmoid(gates, out=o_sig)            # one call for the three sigmoid gates:
     i, f, _, o = sig.chunk(4, 1)                     # input, forget, output (g's block unused)
-    g = torch.tanh(gates[:, 2 * H:3 * H].contiguous())   # candidate cell (tanh: faster contiguous)
-    c = torch.addcmul(f * c_prev, i, g)              # c_t = f * c_{t-1} + i * g
-    tanh_c = torch.tanh(c)
-    h = o * tanh_c                                   # h_t = o * tanh(c_t)
-    return (h, c), (sig, g, tanh_c, c_prev)
+    g = torch.tanh(gates[:, 2 * H:3 * H].contiguous(), out=o_g)   # candidate (faster contiguous)
+    c = torch.addcmul(f * c_prev, i, g, out=o_c)     # c_t = f * c_{t-1} + i * g
+    tanh_c = torch.tanh(c, out=o_tanh_c)
+    h = torch.mul(o, tanh_c, out=o_h)                # h_t = o * tanh(c_t)
+    return (h, c), (sig, g, tanh_c)
 
 
-def lstm_derivatives(cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+def lstm_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tensor, Tensor]:
     r"""The local derivatives of :func:`lstm_step`, with :math:`a^i, a^f, a^g, a^o` the four
     pre-activations, :math:`\sigma' = \sigma (1 - \sigma)` and :math:`\tanh' = 1 - \tanh^2`:
 
@@ -166,7 +183,8 @@ def lstm_derivatives(cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
         \end{array}
 
     Returns (the first four as one (..., 4H) tensor in gate order, dh_t/dc_t, f_t)."""
-    sig, g, tanh_c, c_prev = cache
+    sig, g, tanh_c = cache
+    c_prev = prev[1]
     i, f, _, o = sig.chunk(4, -1)
     di, df, _, do = torch.addcmul(sig, sig, sig, value=-1).chunk(4, -1)   # sigma (1 - sigma)
     d_gates = torch.cat([g * di,                     # g_t i_t (1 - i_t)
@@ -174,10 +192,10 @@ def lstm_derivatives(cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
                          torch.addcmul(i, i * g, g, value=-1),   # i_t (1 - g_t^2)
                          tanh_c * do], -1)           # tanh(c_t) o_t (1 - o_t)
     dh_dc = torch.addcmul(o, o * tanh_c, tanh_c, value=-1)       # o_t (1 - tanh^2(c_t))
-    return d_gates, dh_dc, f
+    return d_gates, dh_dc, f.clone()
 
 
-def lstm_step_backward(d_state: tuple[Tensor, Tensor], local: tuple, w_hh: Tensor):
+def lstm_step_backward(d_state: tuple[Tensor, Tensor], local: tuple, w_hh: Tensor, out=None):
     r"""Back through :func:`lstm_step`, from the gradients :math:`\bar h_t, \bar c_t` of the new
     state (:math:`\bar c_t` so far only what came back from step t+1):
 
@@ -193,12 +211,13 @@ def lstm_step_backward(d_state: tuple[Tensor, Tensor], local: tuple, w_hh: Tenso
     Returns ((d h_{t-1}, d c_{t-1}), d a_t, d a_t), a_t the four pre-activations (B, 4H)."""
     d_h, d_c = d_state
     d_gates, dh_dc, f = local
+    o_da, _ = out or (None, None)
     d_c = torch.addcmul(d_c, d_h, dh_dc)             # c_t reaches the loss also through h_t
-    d_a = torch.cat([d_c, d_c, d_c, d_h], 1) * d_gates   # i, f, g act on c_t; o on h_t
-    return (d_a @ w_hh, d_c * f), d_a, d_a
+    d_a = torch.mul(torch.cat([d_c, d_c, d_c, d_h], 1), d_gates, out=o_da)   # i, f, g: c_t; o: h_t
+    return (torch.mm(d_a, w_hh), d_c * f), d_a, d_a
 
 
-def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None):
+def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
     r"""GRU step, gates in torch's order r, z, n:
 
     .. math::
@@ -211,19 +230,20 @@ def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None):
 
     The reset gate multiplies the *hidden* half of n's pre-activation, bias included, so
     ``b_hh`` cannot be folded into ``gx``. gx (B, 3H), h (B, H), w_hh_T (H, 3H), b_hh (3H,) or
-    None -> h_t (B, H), cache ((r_t, z_t) as one (B, 2H) tensor, n_t, W_hn h_{t-1} + b_hn,
-    h_{t-1})."""
+    None, out None or (h_t, rz, n, gh) -> h_t (B, H), cache ((r_t, z_t) as one (B, 2H) tensor,
+    n_t, the recurrent half gh = h_{t-1} W_hh^T + b_hh (B, 3H))."""
+    o_h, o_rz, o_n, o_gh = out or (None,) * 4
     H = h.shape[-1]
-    gh = torch.addmm(b_hh, h, w_hh_T) if b_hh is not None else h @ w_hh_T      # (B, 3H)
-    rz = torch.sigmoid(gx[:, :2 * H] + gh[:, :2 * H])   # reset and update gates together
+    gh = torch.addmm(b_hh, h, w_hh_T, out=o_gh) if b_hh is not None else torch.mm(h, w_hh_T, out=o_gh)
+    rz = torch.sigmoid(gx[:, :2 * H] + gh[:, :2 * H], out=o_rz)   # reset and update gates together
     r, z = rz.chunk(2, 1)
     h_n = gh[:, 2 * H:]                              # W_hn h_{t-1} + b_hn
-    n = torch.tanh(torch.addcmul(gx[:, 2 * H:], r, h_n))   # n_t = tanh(x_n + r * h_n)
-    h_new = torch.lerp(n, h, z)                      # h_t = (1 - z) * n + z * h_{t-1}
-    return h_new, (rz, n, h_n, h)
+    n = torch.tanh(torch.addcmul(gx[:, 2 * H:], r, h_n), out=o_n)   # n_t = tanh(x_n + r * h_n)
+    h_new = torch.lerp(n, h, z, out=o_h)             # h_t = (1 - z) * n + z * h_{t-1}
+    return h_new, (rz, n, gh)
 
 
-def gru_derivatives(cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+def gru_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tensor, Tensor]:
     r"""The local derivatives of :func:`gru_step`, with :math:`a^r, a^z, a^n` the
     pre-activations of r, z, n and :math:`h^n_t = W_{hn} h_{t-1} + b_{hn}`:
 
@@ -238,18 +258,21 @@ def gru_derivatives(cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
 
     Returns (those for gx's blocks r, z, n as one (..., 3H) tensor, those for the recurrent
     blocks r, z, h^n likewise, z_t)."""
-    rz, n, h_n, h_prev = cache
+    rz, n, gh = cache
+    h_prev = prev[0]
     r, z = rz.chunk(2, -1)
+    h_n = gh[..., 2 * n.shape[-1]:]                  # W_hn h_{t-1} + b_hn
     dh_dn = 1 - z                                    # h_t = n_t + z_t (h_{t-1} - n_t)
     dh_dan = torch.addcmul(dh_dn, dh_dn * n, n, value=-1)   # (1 - z_t)(1 - n_t^2)
     dh_dhn = dh_dan * r                              # a^n = x_n + r_t h^n_t
     dh_dr = dh_dhn * h_n                             # (dh_t / da^n) h^n_t r_t ...
     dh_dar = torch.addcmul(dh_dr, dh_dr, r, value=-1)       # ... (1 - r_t)
     dh_daz = (h_prev - n) * torch.addcmul(z, z, z, value=-1)   # (h_{t-1} - n_t) z_t (1 - z_t)
-    return torch.cat([dh_dar, dh_daz, dh_dan], -1), torch.cat([dh_dar, dh_daz, dh_dhn], -1), z
+    return (torch.cat([dh_dar, dh_daz, dh_dan], -1), torch.cat([dh_dar, dh_daz, dh_dhn], -1),
+            z.clone())
 
 
-def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor):
+def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
     r"""Back through :func:`gru_step`, from the gradient :math:`\bar h_t` of the new state:
 
     .. math::
@@ -260,18 +283,29 @@ def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor):
 
     Returns (d h_{t-1}, d gx (B, 3H), d gh (B, 3H))."""
     dh_dgx, dh_dgh, z = local
-    d_h3 = torch.cat([d_h, d_h, d_h], 1)             # one copy per gate block
-    d_gh = d_h3 * dh_dgh                             # gradient of h_{t-1} W_hh^T + b_hh
-    return torch.addmm(d_h * z, d_gh, w_hh), d_h3 * dh_dgx, d_gh
+    o_dgx, o_dgh = out or (None, None)
+    d_gh = _times_each_block(dh_dgh, d_h, o_dgh)   # gradient of h_{t-1} W_hh^T + b_hh
+    d_gx = _times_each_block(dh_dgx, d_h, o_dgx)
+    return torch.addmm(d_h * z, d_gh, w_hh), d_gx, d_gh
 
 
-# How each mode steps, how many gate blocks its weights have, and torch's kernel for it.
+def _times_each_block(blocks: Tensor, d: Tensor, out: Tensor | None) -> Tensor:
+    """Each H-wide block of ``blocks`` (B, k*H) times ``d`` (B, H), by broadcasting (no copies
+    of ``d``): (B, k*H), written into ``out`` if given."""
+    B, H = d.shape
+    out = None if out is None else out.view(B, -1, H)
+    return torch.mul(blocks.view(B, -1, H), d.unsqueeze(1), out=out).view(B, -1)
+
+
+# How each mode steps, how many gate blocks its weights have, how wide (in units of H) each
+# tensor of its cache is, and torch's kernel for it.
 _STEP = {"RNN_TANH": rnn_tanh_step, "RNN_RELU": rnn_relu_step, "LSTM": lstm_step, "GRU": gru_step}
 _DERIVATIVES = {"RNN_TANH": rnn_tanh_derivatives, "RNN_RELU": rnn_relu_derivatives,
                 "LSTM": lstm_derivatives, "GRU": gru_derivatives}
 _STEP_BACKWARD = {"RNN_TANH": rnn_step_backward, "RNN_RELU": rnn_step_backward,
                   "LSTM": lstm_step_backward, "GRU": gru_step_backward}
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+_CACHE_WIDTHS = {"RNN_TANH": (), "RNN_RELU": (), "LSTM": (4, 1, 1), "GRU": (2, 1, 3)}
 _FUSED_LAYER = {"RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu, "LSTM": _VF.lstm, "GRU": _VF.gru}
 _FUSED_CELL = {"RNN_TANH": _VF.rnn_tanh_cell, "RNN_RELU": _VF.rnn_relu_cell,
                "LSTM": _VF.lstm_cell, "GRU": _VF.gru_cell}
@@ -387,37 +421,22 @@ class GRUCell(_CellBase):
 # ---------------------------------------------------------------------------------------------
 
 
-def _keep_past_end(active: Tensor | None, new: tuple, old: tuple) -> tuple:
-    """State update of a variable-length batch: sequences that have ended (``active`` False,
-    shape (B, 1)) keep their old state. Without lengths every sequence is active. Going back
-    through time the same rule passes an ended sequence's gradient on unchanged."""
-    if active is None:
-        return new
-    return tuple(torch.where(active, n, o) for n, o in zip(new, old))
-
-
 # The layers compute the local derivatives of consecutive steps together, on their caches
 # stacked over time, in chunks of about this many bytes per (B, G*H) tensor: few calls when the
 # steps are small, and temporaries that stay in the CPU's cache when they are large.
 _CHUNK_BYTES = 1 << 21
 
 
-def _chunk_derivatives(mode: str, caches: list) -> list[Tensor]:
-    """The local derivatives of k consecutive steps, from their caches stacked to (k, B, ...)."""
-    stacked = [torch.stack(c) if len(caches) > 1 else c[0].unsqueeze(0) for c in zip(*caches)]
-    return list(_DERIVATIVES[mode](stacked))
-
-
 class _TimeLoop(torch.autograd.Function):
     r"""One layer and one direction of the reference: the time loop over a forward step
     function, and backpropagation through time written by hand with the backward step.
 
-    ``_TimeLoop.apply(mode, reverse, active, grad, gx, w_hh, b_hh, *state)``: gx (T, B, G*H) the
-    input half of every pre-activation (autograd differentiates how it was computed: W_ih,
-    b_ih and the input), w_hh (G*H, H), b_hh (G*H,) or None when folded into gx, active
-    (T, B, 1) bool or None, grad whether autograd records (``torch.is_grad_enabled()``), state
-    the initial (h,) or (h, c). Returns the output (T, B, H), zero where not active, and the
-    final state.
+    ``_TimeLoop.apply(mode, active, grad, gx, w_hh, b_hh, *state)``: gx (T, B, G*H) the input
+    half of every pre-activation (autograd differentiates how it was computed: W_ih, b_ih and
+    the input), w_hh (G*H, H), b_hh (G*H,) or None when folded into gx, active (T, B, 1) bool
+    or None, grad whether autograd records (``torch.is_grad_enabled()``), state the initial
+    (h,) or (h, c). Returns the output (T, B, H), zero where not active, and the final state.
+    (The reverse direction of a layer is this loop over the time-reversed sequence.)
 
     Why not autograd: it would record a node for every operation of every step, and compute
     :math:`\bar W_{hh}` as T small GEMMs plus T additions. Here the forward steps record
@@ -425,68 +444,88 @@ class _TimeLoop(torch.autograd.Function):
     after the loop computes :math:`\bar W_{hh} = \sum_t \bar g^h_t{}^T h_{t-1}` as one GEMM over
     all steps and :math:`\bar b_{hh}` as one sum. The backward is not itself differentiable:
     double backward through the layers raises an error (the cells support it).
+
+    Memory: the states of all steps are one buffer (T+1, B, H) per state tensor, slot t+1
+    written by step t, the output a view of it; the cache lives in buffers of one chunk of
+    steps, reused chunk after chunk; the gradients of gx and of the recurrent half are
+    buffers of all steps. Steps write straight into their slots, so nothing is stacked.
     """
 
     @staticmethod
-    def forward(ctx, mode: str, reverse: bool, active: Tensor | None, grad: bool, gx: Tensor,
+    def forward(ctx, mode: str, active: Tensor | None, grad: bool, gx: Tensor,
                 w_hh: Tensor, b_hh: Tensor | None, *state: Tensor):
         step, lstm = _STEP[mode], mode == "LSTM"
-        gx, w_hh_T = gx.unbind(0), w_hh.t()
-        T, grad = len(gx), grad and any(ctx.needs_input_grad)
-        order = range(T - 1, -1, -1) if reverse else range(T)
-        chunk = max(1, _CHUNK_BYTES // gx[0].nbytes)        # steps per chunk of derivatives
-        act = active.unbind(0) if active is not None else (None,) * T
-        outputs, h_prev, caches, chunks = [None] * T, [None] * T, [], []
-        for t in order:
-            new, cache = step(gx[t], state if lstm else state[0], w_hh_T, b_hh)
-            if grad:                                 # what the backward step t will need
-                h_prev[t] = state[0]
-                caches.append(cache)
-                if len(caches) == chunk or t == order[-1]:
-                    chunks.append(_chunk_derivatives(mode, caches))
-                    caches = []
-            state = _keep_past_end(act[t], new if lstm else (new,), state)
-            h = state[0]
-            outputs[t] = h if act[t] is None else torch.where(act[t], h, 0.0)
+        T, B, _ = gx.shape
+        H = w_hh.shape[1]
+        grad = grad and any(ctx.needs_input_grad)
+        states = [s.new_empty(T + 1, B, H) for s in state]      # slot t: the state before step t
+        for buffer, s in zip(states, state):
+            buffer[0] = s
+        chunk = min(T, max(1, _CHUNK_BYTES // gx[0].nbytes))   # steps per chunk of derivatives
+        widths = _CACHE_WIDTHS[mode]                 # the cache of one chunk of steps
+        caches = [gx.new_empty(chunk, B, width * H) for width in widths] if grad else []
+        gx, w_hh_T = gx.unbind(0), w_hh.t().contiguous()
+        act = active.unbind(0) if active is not None else None
+        # Each step's arguments, made before the loop: the old state, and the slots it writes
+        # (the new state's, where every sequence is still running, and the cache's).
+        slots = [s.unbind(0) for s in states]
+        prevs = list(zip(*(s[:T] for s in slots))) if lstm else slots[0][:T]
+        news = zip(*(s[1:] for s in slots)) if act is None else repeat((None,) * len(slots), T)
+        cache_slots = [c.unbind(0) for c in caches] if grad else [(None,) * chunk] * len(widths)
+        step_caches = zip(*(islice(cycle(c), T) for c in cache_slots)) if widths else repeat((), T)
+        outs = [(*n, *c) for n, c in zip(news, step_caches)]
+        local = []                                   # the derivatives of each chunk of steps
+        for t in range(T):
+            new, _ = step(gx[t], prevs[t], w_hh_T, b_hh, outs[t])
+            if act is not None:                      # an ended sequence keeps its state
+                for s, n in zip(slots, new if lstm else (new,)):
+                    torch.where(act[t], n, s[t], out=s[t + 1])
+            if grad and (t % chunk == chunk - 1 or t == T - 1):
+                first, last = t - t % chunk, t + 1
+                local.append(_DERIVATIVES[mode](tuple(c[:last - first] for c in caches),
+                                                tuple(s[first:last] for s in states),
+                                                tuple(s[first + 1:last + 1] for s in states)))
+        hs = states[0]
+        # The output is h_1 .. h_T, zero past each sequence's end; a copy, not a view of the
+        # buffer the backward pass reads, so that it can be changed in place (as torch.nn's).
+        output = hs[1:].clone() if active is None else torch.where(active, hs[1:], 0.0)
         if grad:
-            ctx.mode, ctx.reverse, ctx.per_chunk = mode, reverse, len(chunks[0])
-            ctx.save_for_backward(w_hh, active, *h_prev, *(d for c in chunks for d in c))
-        return (torch.stack(outputs), *state)
+            ctx.mode, ctx.per_chunk = mode, len(local[0])
+            ctx.save_for_backward(w_hh, active, hs, *(d for c in local for d in c))
+        return (output, *(s[T].clone() for s in states))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_output: Tensor, *d_state: Tensor):
         step_backward, lstm = _STEP_BACKWARD[ctx.mode], ctx.mode == "LSTM"
-        w_hh, active, *saved = ctx.saved_tensors
+        w_hh, active, hs, *saved = ctx.saved_tensors
         T = d_output.shape[0]
-        order = range(T - 1, -1, -1) if ctx.reverse else range(T)
-        h_prev, saved = saved[:T], saved[T:]
         n = ctx.per_chunk                            # local-derivative tensors per chunk
-        local = [None] * T                           # step t's local derivatives
-        steps = iter(order)
+        local = []                                   # step t's local derivatives
         for k in range(0, len(saved), n):
-            for d in zip(*(x.unbind(0) for x in saved[k:k + n])):
-                local[next(steps)] = d
+            local.extend(zip(*(x.unbind(0) for x in saved[k:k + n])))
         if active is not None:                       # the output is zero past the end
             d_output = torch.where(active, d_output, 0.0)
         act = active.unbind(0) if active is not None else (None,) * T
         d_output = d_output.unbind(0)
-        d_gx, d_gh = [None] * T, [None] * T
-        for t in reversed(order):
+        d_gx = d_output[0].new_empty(T, *d_output[0].shape[:-1], w_hh.shape[0])
+        d_gh = torch.empty_like(d_gx) if ctx.mode == "GRU" else None   # else the same as d_gx
+        out = list(zip(d_gx.unbind(0), (None,) * T if d_gh is None else d_gh.unbind(0)))
+        for t in reversed(range(T)):
             d_state = (d_state[0] + d_output[t], *d_state[1:])    # h_t is also the output at t
             d_new = d_state if act[t] is None else \
                 tuple(torch.where(act[t], d, 0.0) for d in d_state)   # an ended sequence: none
-            d_prev, d_gx[t], d_gh[t] = step_backward(d_new if lstm else d_new[0], local[t], w_hh)
-            d_state = _keep_past_end(act[t], d_prev if lstm else (d_prev,), d_state)
-        same = all(a is b for a, b in zip(d_gx, d_gh))    # d gx is d gh except in the GRU
-        d_gx = torch.stack(d_gx)
-        d_gh = d_gx if same else torch.stack(d_gh)
+            d_prev, _, _ = step_backward(d_new if lstm else d_new[0], local[t], w_hh, out[t])
+            d_prev = d_prev if lstm else (d_prev,)
+            d_state = d_prev if act[t] is None else \
+                tuple(torch.where(act[t], n, o) for n, o in zip(d_prev, d_state))
+        d_gh = d_gx if d_gh is None else d_gh
         d_w_hh = d_b_hh = None
-        if ctx.needs_input_grad[5]:                  # one GEMM over all steps
-            d_w_hh = d_gh.flatten(0, 1).t() @ torch.stack(h_prev).flatten(0, 1)
-        if ctx.needs_input_grad[6]:
+        if ctx.needs_input_grad[4]:                  # one GEMM over all steps
+            d_w_hh = d_gh.flatten(0, 1).t() @ hs[:-1].flatten(0, 1)
+        if ctx.needs_input_grad[5]:
             d_b_hh = d_gh.sum((0, 1))
-        return (None, None, None, None, d_gx, d_w_hh, d_b_hh, *d_state)
+        return (None, None, None, d_gx, d_w_hh, d_b_hh, *d_state)
 
 
 class _RecurrentLayer(nn.Module):
@@ -652,17 +691,21 @@ class _RecurrentLayer(nn.Module):
 
     def _run_direction(self, x: Tensor, state: tuple, weights: tuple, active: Tensor | None,
                        reverse: bool):
-        """One layer, one direction: x (T, B, I_k) -> outputs (T, B, H), final state."""
+        """One layer, one direction: x (T, B, I_k) -> outputs (T, B, H), final state. The
+        reverse direction is the same loop over the time-reversed sequence: there a shorter
+        sequence's padding comes first and leaves the initial state as it is (not active)."""
         w_ih, w_hh, b_ih, b_hh = weights
+        if reverse:
+            x, active = x.flip(0), (None if active is None else active.flip(0))
         # The input half of every step's pre-activation, for all t in one GEMM: (T, B, G*H).
         # Except in the GRU, b_hh simply adds to b_ih, so it is folded in here once.
         if b_hh is not None and self.mode != "GRU":
             b_ih, b_hh = b_ih + b_hh, None
         gx = F.linear(x, w_ih, b_ih)
         # The loop itself, with its backward by hand: autograd sees one node per layer-direction.
-        output, *state = _TimeLoop.apply(self.mode, reverse, active, torch.is_grad_enabled(),
+        output, *state = _TimeLoop.apply(self.mode, active, torch.is_grad_enabled(),
                                          gx, w_hh, b_hh, *state)
-        return output, tuple(state)
+        return (output.flip(0) if reverse else output), tuple(state)
 
     def _fused(self, input, hx: tuple[Tensor, ...], lengths: Tensor | None):
         """torch's kernel on the same flat weights; padded + lengths goes through packing."""

@@ -145,6 +145,41 @@ def test_edge_cases_equal_torch_nn(cfg, dtype):
     check_against_torch(cfg, dtype)
 
 
+# The layers compute the local derivatives of consecutive steps together, in chunks (see
+# layers._CHUNK_BYTES); the sweep's short sequences fit in one. Chunks of 1 and 3 steps of a
+# 7-step sequence put chunk boundaries inside, before and after each sequence's end.
+CHUNK_CASES = [
+    dict(kind=kind, impl="reference", input_size=2, hidden_size=3, num_layers=2, bidirectional=True,
+         batch_first=False, bias=True, lengths=[7, 3, 5], how=how, initial_state=True, seed=4)
+    for kind in sorted(KINDS) for how in ("full", "lengths", "packed")
+]
+
+
+@pytest.mark.parametrize("steps_per_chunk", [1, 3])
+@pytest.mark.parametrize("cfg", CHUNK_CASES, ids=lambda c: f"{c['kind']}-{c['how']}")
+def test_derivative_chunks_inside_the_sequence(cfg, steps_per_chunk, monkeypatch):
+    gate_blocks = {"lstm": 4, "gru": 3}.get(cfg["kind"], 1)
+    bytes_per_step = len(cfg["lengths"]) * gate_blocks * cfg["hidden_size"] * 8   # float64
+    monkeypatch.setattr(layers, "_CHUNK_BYTES", steps_per_chunk * bytes_per_step)
+    check_against_torch(cfg, torch.float64)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_inference_and_an_output_changed_in_place(kind):
+    """Without autograd the reference gives torch.nn's output. An output changed in place (a
+    residual connection ``out += x``, say) back-propagates as the same change out of place."""
+    ours, theirs = pair(kind, "reference", torch.float64, input_size=2, hidden_size=3)
+    x = torch.randn(5, 2, 2, dtype=torch.float64)
+    with torch.no_grad():
+        assert_same("output", ours(x)[0], theirs(x)[0], torch.float64)
+    x_ours, x_theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out, _ = ours(x_ours)
+    out.mul_(3)
+    out.sum().backward()
+    (3 * theirs(x_theirs)[0]).sum().backward()
+    assert_same("grad input", x_ours.grad, x_theirs.grad, torch.float64)
+
+
 @SWEEP
 @given(configurations())
 def test_layers_equal_torch_nn_float64(cfg):
