@@ -186,11 +186,12 @@ def lstm_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Ten
     sig, g, tanh_c = cache
     c_prev = prev[1]
     i, f, _, o = sig.chunk(4, -1)
-    di, df, _, do = torch.addcmul(sig, sig, sig, value=-1).chunk(4, -1)   # sigma (1 - sigma)
-    d_gates = torch.cat([g * di,                     # g_t i_t (1 - i_t)
-                         c_prev * df,                # c_{t-1} f_t (1 - f_t)
-                         torch.addcmul(i, i * g, g, value=-1),   # i_t (1 - g_t^2)
-                         tanh_c * do], -1)           # tanh(c_t) o_t (1 - o_t)
+    d_gates = torch.addcmul(sig, sig, sig, value=-1)   # sigma (1 - sigma) of every block, then
+    di, df, dg, do = d_gates.chunk(4, -1)            # in place, block by block (no copies):
+    di.mul_(g)                                       # g_t i_t (1 - i_t)
+    df.mul_(c_prev)                                  # c_{t-1} f_t (1 - f_t)
+    torch.addcmul(i, i * g, g, value=-1, out=dg)     # i_t (1 - g_t^2)
+    do.mul_(tanh_c)                                  # tanh(c_t) o_t (1 - o_t)
     dh_dc = torch.addcmul(o, o * tanh_c, tanh_c, value=-1)       # o_t (1 - tanh^2(c_t))
     return d_gates, dh_dc, f.clone()
 
@@ -260,16 +261,20 @@ def gru_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tens
     blocks r, z, h^n likewise, z_t)."""
     rz, n, gh = cache
     h_prev = prev[0]
+    H = n.shape[-1]
     r, z = rz.chunk(2, -1)
-    h_n = gh[..., 2 * n.shape[-1]:]                  # W_hn h_{t-1} + b_hn
+    h_n = gh[..., 2 * H:]                            # W_hn h_{t-1} + b_hn
+    dh_dgx = n.new_empty(*n.shape[:-1], 3 * H)       # written block by block (no copies)
+    dh_dar, dh_daz, dh_dan = dh_dgx.chunk(3, -1)
     dh_dn = 1 - z                                    # h_t = n_t + z_t (h_{t-1} - n_t)
-    dh_dan = torch.addcmul(dh_dn, dh_dn * n, n, value=-1)   # (1 - z_t)(1 - n_t^2)
+    torch.addcmul(dh_dn, dh_dn * n, n, value=-1, out=dh_dan)   # (1 - z_t)(1 - n_t^2)
     dh_dhn = dh_dan * r                              # a^n = x_n + r_t h^n_t
     dh_dr = dh_dhn * h_n                             # (dh_t / da^n) h^n_t r_t ...
-    dh_dar = torch.addcmul(dh_dr, dh_dr, r, value=-1)       # ... (1 - r_t)
-    dh_daz = (h_prev - n) * torch.addcmul(z, z, z, value=-1)   # (h_{t-1} - n_t) z_t (1 - z_t)
-    return (torch.cat([dh_dar, dh_daz, dh_dan], -1), torch.cat([dh_dar, dh_daz, dh_dhn], -1),
-            z.clone())
+    torch.addcmul(dh_dr, dh_dr, r, value=-1, out=dh_dar)    # ... (1 - r_t)
+    torch.mul(h_prev - n, torch.addcmul(z, z, z, value=-1), out=dh_daz)   # (h_{t-1} - n_t) z_t (1 - z_t)
+    dh_dgh = dh_dgx.clone()                          # the same for r and z, ...
+    dh_dgh[..., 2 * H:] = dh_dhn                     # ... d h^n for n
+    return dh_dgx, dh_dgh, z.clone()
 
 
 def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
