@@ -236,7 +236,7 @@ def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, 
     o_h, o_rz, o_n, o_gh = out or (None,) * 4
     H = h.shape[-1]
     gh = torch.addmm(b_hh, h, w_hh_T, out=o_gh) if b_hh is not None else torch.mm(h, w_hh_T, out=o_gh)
-    rz = torch.sigmoid(gx[:, :2 * H] + gh[:, :2 * H], out=o_rz)   # reset and update gates together
+    rz = torch.add(gx[:, :2 * H], gh[:, :2 * H], out=o_rz).sigmoid_()   # r and z together
     r, z = rz.chunk(2, 1)
     h_n = gh[:, 2 * H:]                              # W_hn h_{t-1} + b_hn
     n = torch.tanh(torch.addcmul(gx[:, 2 * H:], r, h_n), out=o_n)   # n_t = tanh(x_n + r * h_n)
