@@ -6,7 +6,9 @@ What is measured, for RNN (tanh), GRU and LSTM, one layer, float32, shapes (T, B
   requires a gradient, parameter gradients are accumulated), of torch.nn, rnnlab's
   ``impl="reference"`` loop and rnnlab's ``impl="fused"`` path, with repetitions interleaved
   (one round runs each once, in a rotating order); the ratio is the median over rounds of
-  the per-round ratio, so that load drifting between rounds (a shared machine) cancels;
+  the per-round ratio, so that load drifting between rounds (a shared machine) cancels.
+  The fused path runs torch.nn's own kernels, so its ratio, 1.00 but for noise, shows how far
+  the machine's noise moves a ratio in that run;
 - peak memory per step. On CPU: how far the process's peak resident set size (Linux
   ``VmHWM``) rises during one step, after ``malloc_trim`` and a reset of the peak through
   ``/proc/self/clear_refs`` (median of 3; allocator noise is about 1 MiB), and, exactly, the
@@ -18,7 +20,7 @@ What is measured, for RNN (tanh), GRU and LSTM, one layer, float32, shapes (T, B
   (first shape only).
 
 Results are printed as tables and written as JSON to ``bench/results/`` (git-ignored).
-Run: ``python bench/bench_rnn.py [--reps 15] [--threads 2] [--quick]``.
+Run: ``python bench/bench_rnn.py [--reps 25] [--threads 2] [--quick]``.
 """
 
 from __future__ import annotations
@@ -245,7 +247,8 @@ def print_row(row: dict, names: list[str]) -> None:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=15, help="timed repetitions per impl (median)")
+    parser.add_argument("--reps", type=int, default=25,
+                        help="timed rounds per shape and kind (the ratio is their median)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--quick", action="store_true", help="first shape only, few repetitions")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
