@@ -135,7 +135,7 @@ def rnn_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
     (dh_da,) = local
     o_da, _ = out or (None, None)
     d_a = torch.mul(d_h, dh_da, out=o_da)            # through tanh (or ReLU)
-    return d_a @ w_hh, d_a, d_a
+    return torch.mm(d_a, w_hh), d_a, d_a
 
 
 def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
@@ -235,7 +235,8 @@ def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, 
     n_t, the recurrent half gh = h_{t-1} W_hh^T + b_hh (B, 3H))."""
     o_h, o_rz, o_n, o_gh = out or (None,) * 4
     H = h.shape[-1]
-    gh = torch.addmm(b_hh, h, w_hh_T, out=o_gh) if b_hh is not None else torch.mm(h, w_hh_T, out=o_gh)
+    gh = (torch.mm(h, w_hh_T, out=o_gh) if b_hh is None           # (B, 3H)
+          else torch.addmm(b_hh, h, w_hh_T, out=o_gh))
     rz = torch.add(gx[:, :2 * H], gh[:, :2 * H], out=o_rz).sigmoid_()   # r and z together
     r, z = rz.chunk(2, 1)
     h_n = gh[:, 2 * H:]                              # W_hn h_{t-1} + b_hn
@@ -271,7 +272,8 @@ def gru_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tens
     dh_dhn = dh_dan * r                              # a^n = x_n + r_t h^n_t
     dh_dr = dh_dhn * h_n                             # (dh_t / da^n) h^n_t r_t ...
     torch.addcmul(dh_dr, dh_dr, r, value=-1, out=dh_dar)    # ... (1 - r_t)
-    torch.mul(h_prev - n, torch.addcmul(z, z, z, value=-1), out=dh_daz)   # (h_{t-1} - n_t) z_t (1 - z_t)
+    dz = torch.addcmul(z, z, z, value=-1)            # z_t (1 - z_t)
+    torch.mul(h_prev - n, dz, out=dh_daz)            # (h_{t-1} - n_t) z_t (1 - z_t)
     dh_dgh = dh_dgx.clone()                          # the same for r and z, ...
     dh_dgh[..., 2 * H:] = dh_dhn                     # ... d h^n for n
     return dh_dgx, dh_dgh, z.clone()
@@ -426,9 +428,9 @@ class GRUCell(_CellBase):
 # ---------------------------------------------------------------------------------------------
 
 
-# The layers compute the local derivatives of consecutive steps together, on their caches
-# stacked over time, in chunks of about this many bytes per (B, G*H) tensor: few calls when the
-# steps are small, and temporaries that stay in the CPU's cache when they are large.
+# The layers compute the local derivatives of consecutive steps together, on the caches of a
+# chunk of steps of about this many bytes per (B, G*H) tensor: few calls when the steps are
+# small, and temporaries that stay in the CPU's cache when they are large.
 _CHUNK_BYTES = 1 << 21
 
 
@@ -451,9 +453,9 @@ class _TimeLoop(torch.autograd.Function):
     double backward through the layers raises an error (the cells support it).
 
     Memory: the states of all steps are one buffer (T+1, B, H) per state tensor, slot t+1
-    written by step t, the output a view of it; the cache lives in buffers of one chunk of
-    steps, reused chunk after chunk; the gradients of gx and of the recurrent half are
-    buffers of all steps. Steps write straight into their slots, so nothing is stacked.
+    written by step t; the cache lives in buffers of one chunk of steps, reused chunk after
+    chunk; the gradients of gx and of the recurrent half are buffers of all steps. Steps
+    write straight into their slots, so nothing is stacked.
     """
 
     @staticmethod
