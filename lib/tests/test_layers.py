@@ -298,7 +298,7 @@ def test_bad_arguments():
         layers.LSTM(2, 3, proj_size=1)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 @pytest.mark.parametrize("impl", layers.IMPLS)
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_gpu_equals_cudnn(kind, impl):

@@ -121,7 +121,7 @@ def test_seeding_makes_runs_identical():
     assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 @pytest.mark.parametrize("impl", ["fused", "reference"])
 def test_gpu_mixed_precision_and_checkpoint_to_cpu(tmp_path, impl):
     lm = models.RNNLM(7, 16, 16, kind="lstm", impl=impl)
