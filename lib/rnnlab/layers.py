@@ -507,15 +507,15 @@ class _TimeLoop(torch.autograd.Function):
         step_backward, lstm = _STEP_BACKWARD[ctx.mode], ctx.mode == "LSTM"
         w_hh, active, hs, *saved = ctx.saved_tensors
         T = d_output.shape[0]
-        n = ctx.per_chunk                            # local-derivative tensors per chunk
+        per_chunk = ctx.per_chunk                    # local-derivative tensors per chunk
         local = []                                   # step t's local derivatives
-        for k in range(0, len(saved), n):
-            local.extend(zip(*(x.unbind(0) for x in saved[k:k + n])))
+        for k in range(0, len(saved), per_chunk):
+            local.extend(zip(*(x.unbind(0) for x in saved[k:k + per_chunk])))
         if active is not None:                       # the output is zero past the end
             d_output = torch.where(active, d_output, 0.0)
         act = active.unbind(0) if active is not None else (None,) * T
         d_output = d_output.unbind(0)
-        d_gx = d_output[0].new_empty(T, *d_output[0].shape[:-1], w_hh.shape[0])
+        d_gx = hs.new_empty(T, hs.shape[1], w_hh.shape[0])   # (T, B, G*H), written step by step
         d_gh = torch.empty_like(d_gx) if ctx.mode == "GRU" else None   # else the same as d_gx
         out = list(zip(d_gx.unbind(0), (None,) * T if d_gh is None else d_gh.unbind(0)))
         for t in reversed(range(T)):
