@@ -33,8 +33,8 @@ by ``impl``:
     chunk), so that each backward step does only a few operations;
   - fewer, larger operations per step: the LSTM takes the sigmoid of all four gate blocks in one
     call and tanh of a contiguous copy of the candidate block (torch's tanh is much faster on
-    contiguous memory); the GRU takes one sigmoid for r and z and multiplies a gradient into
-    its gate blocks by broadcasting; RNN and LSTM fold ``b_hh`` into the input projection.
+    contiguous memory); the GRU takes one sigmoid for r and z; RNN and LSTM fold ``b_hh``
+    into the input projection.
 
   Double backward (a gradient of a gradient) works through the cells but not through the
   layers, whose hand-written backward is not itself differentiable: it raises an error.
@@ -291,17 +291,9 @@ def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
     Returns (d h_{t-1}, d gx (B, 3H), d gh (B, 3H))."""
     dh_dgx, dh_dgh, z = local
     o_dgx, o_dgh = out or (None, None)
-    d_gh = _times_each_block(dh_dgh, d_h, o_dgh)   # gradient of h_{t-1} W_hh^T + b_hh
-    d_gx = _times_each_block(dh_dgx, d_h, o_dgx)
-    return torch.addmm(d_h * z, d_gh, w_hh), d_gx, d_gh
-
-
-def _times_each_block(blocks: Tensor, d: Tensor, out: Tensor | None) -> Tensor:
-    """Each H-wide block of ``blocks`` (B, k*H) times ``d`` (B, H), by broadcasting (no copies
-    of ``d``): (B, k*H), written into ``out`` if given."""
-    B, H = d.shape
-    out = None if out is None else out.view(B, -1, H)
-    return torch.mul(blocks.view(B, -1, H), d.unsqueeze(1), out=out).view(B, -1)
+    d_h3 = torch.cat([d_h, d_h, d_h], 1)             # one copy per gate block
+    d_gh = torch.mul(d_h3, dh_dgh, out=o_dgh)        # gradient of h_{t-1} W_hh^T + b_hh
+    return torch.addmm(d_h * z, d_gh, w_hh), torch.mul(d_h3, dh_dgx, out=o_dgx), d_gh
 
 
 # How each mode steps, how many gate blocks its weights have, how wide (in units of H) each
