@@ -265,17 +265,17 @@ def gru_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tens
     H = n.shape[-1]
     r, z = rz.chunk(2, -1)
     h_n = gh[..., 2 * H:]                            # W_hn h_{t-1} + b_hn
-    dh_dgx = n.new_empty(*n.shape[:-1], 3 * H)       # written block by block (no copies)
+    dh_dgx = n.new_empty(*n.shape[:-1], 3 * H)       # both written block by block
+    dh_dgh = torch.empty_like(dh_dgx)
     dh_dar, dh_daz, dh_dan = dh_dgx.chunk(3, -1)
     dh_dn = 1 - z                                    # h_t = n_t + z_t (h_{t-1} - n_t)
     torch.addcmul(dh_dn, dh_dn * n, n, value=-1, out=dh_dan)   # (1 - z_t)(1 - n_t^2)
-    dh_dhn = dh_dan * r                              # a^n = x_n + r_t h^n_t
+    dh_dhn = torch.mul(dh_dan, r, out=dh_dgh[..., 2 * H:])     # a^n = x_n + r_t h^n_t
     dh_dr = dh_dhn * h_n                             # (dh_t / da^n) h^n_t r_t ...
     torch.addcmul(dh_dr, dh_dr, r, value=-1, out=dh_dar)    # ... (1 - r_t)
     dz = torch.addcmul(z, z, z, value=-1)            # z_t (1 - z_t)
     torch.mul(h_prev - n, dz, out=dh_daz)            # (h_{t-1} - n_t) z_t (1 - z_t)
-    dh_dgh = dh_dgx.clone()                          # the same for r and z, ...
-    dh_dgh[..., 2 * H:] = dh_dhn                     # ... d h^n for n
+    dh_dgh[..., :2 * H] = dh_dgx[..., :2 * H]        # r and z: the same for gx and gh
     return dh_dgx, dh_dgh, z.clone()
 
 
