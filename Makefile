@@ -11,43 +11,52 @@ JB_FLAGS := --warningiserror --nitpick --keep-going
 
 .PHONY: course site release grade demo test bench clean
 
-$(STAMP): requirements.txt lib/pyproject.toml
+$(STAMP): requirements.txt lib/pyproject.toml autograder/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
 # Chapter outputs are cached by jupyter-cache, which keys on the cells only: a change to
-# rnnlab's sources must re-execute every page, so the cache is dropped when they change.
+# rnnlab's sources must re-execute every page, so the cache is dropped when they change. The
+# pages are executed in parallel (one process per core) into that cache, then the book is built
+# from it; a page that fails there is executed again by the build, which reports its error.
 LIB_HASH = $(shell cat $$(find lib/rnnlab -name '*.py' | sort) | sha256sum | cut -c1-16)
+CACHE := $(BUILD)/.jupyter_cache
+PAGES := $(wildcard book/*.md)
+PAGE_TIMEOUT := $(shell sed -n 's/^ *timeout: *//p' _config.yml)
 
 site: $(STAMP)
 	@mkdir -p $(BUILD)
 	@if [ "$$(cat $(BUILD)/.rnnlab-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
-	    rm -rf $(BUILD)/.jupyter_cache; echo "$(LIB_HASH)" > $(BUILD)/.rnnlab-hash; fi
+	    rm -rf $(CACHE); echo "$(LIB_HASH)" > $(BUILD)/.rnnlab-hash; fi
+	@$(BIN)/jcache notebook -p $(CACHE) add -r myst_nb_md $(PAGES) >/dev/null
+	$(BIN)/jcache project -p $(CACHE) execute -e local-parallel -t $(PAGE_TIMEOUT)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 release: $(STAMP)
-	$(BIN)/python autograder/grade.py release
+	$(BIN)/python -m autograder release
 
 # WORKERS=N grades N submissions at once; UNSANDBOXED=1 grades without bubblewrap (refused otherwise)
 WORKERS ?= 1
 UNSANDBOXED ?=
-grade: $(STAMP)
-	UNSANDBOXED=$(UNSANDBOXED) $(BIN)/python autograder/grade.py grade --workers $(WORKERS)
+grade: release
+	UNSANDBOXED=$(UNSANDBOXED) $(BIN)/python -m autograder grade --workers $(WORKERS)
 
-demo: $(STAMP)
-	$(BIN)/python autograder/grade.py demo
+demo: release
+	$(BIN)/python -m autograder demo
 
-course: site release demo
+course: site demo
 	@echo
 	@echo "The site:          $(BUILD)/html/index.html"
 	@echo "The releases:      notebooks/<NN_slug>/<NN_slug>.ipynb"
 	@echo "The grades:        autograder/grades.csv"
 	@echo "The feedback:      autograder/feedback/<student>/<NN_slug>/<NN_slug>.html"
 
+# The slowest stages are printed at the end: the pages' execution times, then pytest's.
 test: site
-	$(BIN)/python -m pytest lib/tests tests --nbmake solutions
+	$(BIN)/python -m pytest lib/tests tests --durations=15
+	@$(BIN)/jcache cache -p $(CACHE) list
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -1,5 +1,7 @@
-"""Running untrusted code: a bubblewrap sandbox with resource limits, and a kernel launcher
-that puts nbgrader's / nbclient's Jupyter kernel inside it.
+"""The sandbox that untrusted code runs in: bubblewrap with resource limits.
+
+Its one user is the notebook kernel (``kernel.py``): the grading kernel is started by the
+command that ``command`` builds, with ``ChildLimits`` run in the child before it starts.
 
 What a sandboxed process gets:
 
@@ -10,29 +12,21 @@ What a sandboxed process gets:
 - no network and its own pid, ipc, uts and cgroup namespaces (``--unshare-all``);
 - the system (/usr, the Python installation, the venv) read-only, a private ``/tmp``, a fake
   ``/etc/passwd``, the grading copy of rnnlab (``guarded.py``: no reference implementations)
-  at ``/opt/rnnlab``, and read-write only the one folder it is given (a copy of the
-  submission); never ``solutions/``, the gradebook, other submissions, or the folder of the
-  kernel's connection file (a private folder per kernel is bound instead);
+  at ``GUARDED_MOUNT``, the cases of the checks read-only at ``CASES_MOUNT``, and read-write
+  only a copy of the submission (``HOME``), the folder the checks record answers in
+  (``RECORDS_MOUNT``) and the kernel's connection folder; never ``solutions/``, the gradebook
+  or other submissions;
 - limits: memory and processes through a cgroup made for the run (cgroup v2, else the v1
   ``memory`` and ``pids`` hierarchies); where no cgroup can be made, RLIMIT_DATA and
   RLIMIT_NPROC instead (RLIMIT_AS would break ``import torch``, which maps far more address
-  space than it uses). Always: RLIMIT_CPU, RLIMIT_FSIZE (output files), no core files, and a
-  wall-clock cap after which every process of the run is killed.
+  space than it uses). Always: RLIMIT_CPU, RLIMIT_FSIZE (output files) and no core files.
 
-``python sandbox.py kernel SPEC CONNECTION_FILE`` is the kernelspec's argv: it starts
-``ipykernel`` in the sandbox described by SPEC (a JSON file written by ``kernel_spec_dir``).
-The kernel listens on the ipc transport (a TCP port cannot be reached across the network
-namespace), ``JPY_PARENT_PID`` is not passed (ipykernel would exit, its parent being invisible),
-and the kernelspec says ``"interrupt_mode": "message"`` so a cell timeout interrupts through the
-control channel instead of a signal to a process the client cannot see.
-
-``UNSANDBOXED=1`` runs the same commands without bwrap (limits still apply): for a laptop
-without bubblewrap, never for grading students.
+``UNSANDBOXED=1`` runs the same command without bwrap (the limits still apply): for an
+instructor's own notebooks on a machine without bubblewrap, never for students' submissions.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
@@ -41,34 +35,30 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .inside.paths import (CASES_MOUNT, CASES_VARIABLE, GUARDED_MOUNT, HOME, RECORDS_MOUNT,
+                           RECORDS_VARIABLE)
+
 NOBODY = 65534
 PYTHON = os.path.normpath(os.path.abspath(sys.executable))
-GUARDED_MOUNT = "/opt/rnnlab"
-HOME = "/home/student"
+
 
 
 @dataclass
 class Limits:
-    """Per-run limits (a run: one notebook execution, or one verification worker)."""
+    """The limits of one sandboxed process tree (a notebook kernel and what it starts)."""
 
     memory_mb: int = 2048      # cgroup memory limit (RLIMIT_DATA where no cgroup)
-    cpu_s: int = 300           # RLIMIT_CPU of every process
-    wall_s: float = 300.0      # whole run; every process is killed after it
+    cpu_s: int = 600           # RLIMIT_CPU of every process
     pids: int = 64             # processes and threads (cgroup pids.max, else RLIMIT_NPROC)
-    fsize_mb: int = 64         # largest file the run may write (RLIMIT_FSIZE)
-    output_kb: int = 1024      # text output of one cell kept for the feedback
-    cell_s: float = 60.0       # one notebook cell (then interrupted)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Limits":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+    fsize_mb: int = 64         # largest file it may write (RLIMIT_FSIZE)
 
 
 def unsandboxed() -> bool:
+    """Whether the instructor asked to run without the sandbox (``UNSANDBOXED=1``)."""
     return os.environ.get("UNSANDBOXED", "") not in ("", "0")
 
 
@@ -81,6 +71,16 @@ def missing() -> Optional[str]:
     probe = subprocess.run(_bwrap_prefix() + ["--ro-bind", "/", "/", "true"], capture_output=True)
     if probe.returncode != 0:
         return f"bwrap cannot start a sandbox here: {probe.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+def refusal() -> Optional[str]:
+    """Why grading must not start here (no sandbox, and UNSANDBOXED=1 not set), or None."""
+    why = None if unsandboxed() else missing()
+    if why:
+        return (f"refusing to grade: the sandbox is not available ({why}). Install bubblewrap, or "
+                "set UNSANDBOXED=1 (`make grade UNSANDBOXED=1`) to grade your own notebooks "
+                "without it, never students'.")
     return None
 
 
@@ -115,18 +115,12 @@ def as_nobody() -> bool:
 # ---------------------------------------------------------------------------------------------
 
 class Cgroup:
-    """A cgroup for one run with memory and pids limits, or nothing where none can be made."""
+    """A cgroup for one process tree with memory and pids limits, or nothing where none can be
+    made (``active`` is then False and the rlimit fallback applies)."""
 
-    def __init__(self, limits: Optional[Limits], existing: Optional[list] = None):
+    def __init__(self, limits: Limits):
         self.paths: list[Path] = []
         self.memory_file: Optional[Path] = None
-        if existing is not None:  # a cgroup made by another process (the kernel's, by the grader)
-            self.paths = [Path(p) for p in existing]
-            for path in self.paths:
-                for name in ("memory.events", "memory.oom_control"):
-                    if (path / name).exists():
-                        self.memory_file = path / name
-            return
         name = f"rnnlab-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         root = Path("/sys/fs/cgroup")
         try:
@@ -164,29 +158,15 @@ class Cgroup:
     def active(self) -> bool:
         return bool(self.paths)
 
-    def join(self) -> None:
-        """Move the calling process into the cgroup (called in the child before exec)."""
-        for path in self.paths:
-            (path / "cgroup.procs").write_text(str(os.getpid()))
-
     def out_of_memory(self) -> bool:
+        """Whether the kernel's out-of-memory killer ended a process of this cgroup."""
         if not self.memory_file or not self.memory_file.exists():
             return False
-        text = self.memory_file.read_text()
-        if self.memory_file.name == "memory.events":
-            return any(line.split()[0] in ("oom_kill", "max") and int(line.split()[1]) > 0
-                       for line in text.splitlines() if line.strip())
-        return any(line.startswith("oom_kill ") and int(line.split()[1]) > 0 for line in text.splitlines())
-
-    def empty(self) -> bool:
-        """No process left in the cgroup (only meaningful once something joined it)."""
-        for path in self.paths:
-            try:
-                if (path / "cgroup.procs").read_text().split():
-                    return False
-            except OSError:
-                pass
-        return True
+        for line in self.memory_file.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and int(value or 0) > 0:
+                return True
+        return False
 
     def kill_all(self) -> None:
         for _ in range(50):
@@ -218,23 +198,34 @@ class Cgroup:
                     time.sleep(0.05)
 
 
-def _limit_self(limits: Limits, cgroup: Optional[Cgroup]) -> None:
-    """In the child, before exec: rlimits, a new session, the cgroup."""
-    os.setsid()
-    if cgroup is not None and cgroup.active:
-        cgroup.join()
-    else:  # the documented fallback: RLIMIT_DATA (not AS: torch) and RLIMIT_NPROC
-        memory = limits.memory_mb << 20
-        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
-    fsize = limits.fsize_mb << 20
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+class ChildLimits:
+    """What runs in the child between fork and exec (``preexec_fn``): join the cgroup (or set
+    the rlimit fallback), then the CPU, file size and core limits. The cgroup files are opened
+    before the fork, so the child only writes to a descriptor."""
+
+    def __init__(self, limits: Limits, cgroup: Optional[Cgroup]):
+        self.limits = limits
+        self.joins = [os.open(path / "cgroup.procs", os.O_WRONLY) for path in (cgroup.paths if cgroup else [])]
+
+    def __call__(self) -> None:
+        for fd in self.joins:
+            os.write(fd, b"0")
+        memory, fsize = self.limits.memory_mb << 20, self.limits.fsize_mb << 20
+        if not self.joins:  # the documented fallback: RLIMIT_DATA (not AS: torch) and RLIMIT_NPROC
+            resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.pids, self.limits.pids))
+        resource.setrlimit(resource.RLIMIT_CPU, (self.limits.cpu_s, self.limits.cpu_s + 5))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    def close(self) -> None:
+        for fd in self.joins:
+            os.close(fd)
+        self.joins = []
 
 
 # ---------------------------------------------------------------------------------------------
-# The bwrap command
+# The command
 # ---------------------------------------------------------------------------------------------
 
 def _system_binds() -> list:
@@ -262,10 +253,22 @@ def _python_binds() -> list:
     return args
 
 
-def bwrap_args(*, home: Path, guarded: Path, run_dir: Path, binds: tuple = (),
-               ro_binds: tuple = (), cwd: str = HOME) -> list:
-    """The bwrap options of a sandbox whose only writable folders are ``home`` (a copy of the
-    submission, at /home/student) and ``binds`` ((outside, inside) pairs)."""
+def environment(guarded: str, cases: str, records: str, home: str) -> dict:
+    """The whole environment of sandboxed code (nothing from the grader's)."""
+    return {"HOME": home, "USER": "student", "LANG": "C.UTF-8",
+            "PATH": f"{Path(PYTHON).parent}:/usr/bin:/bin",
+            "PYTHONPATH": guarded, "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1",
+            CASES_VARIABLE: cases, RECORDS_VARIABLE: records,
+            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/ipython",
+            "JUPYTER_RUNTIME_DIR": "/tmp", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "TMPDIR": "/tmp"}
+
+
+def command(argv: list, *, home: Path, guarded: Path, cases: Path, records: Path, conn: Path,
+            run_dir: Path) -> list:
+    """``argv`` run in the sandbox: the bwrap command line (bound read-write: ``home`` at HOME,
+    ``records`` and ``conn``; read-only: ``guarded`` and ``cases``)."""
     passwd = run_dir / "passwd"
     passwd.write_text(f"student:x:{NOBODY}:{NOBODY}:student:{HOME}:/bin/sh\n")
     group = run_dir / "group"
@@ -276,26 +279,14 @@ def bwrap_args(*, home: Path, guarded: Path, run_dir: Path, binds: tuple = (),
             "--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_python_binds(),
             "--ro-bind", str(guarded), GUARDED_MOUNT,
-            "--bind", str(home), HOME]
-    for outside, inside in ro_binds:
-        args += ["--ro-bind", str(outside), inside]
-    for outside, inside in binds:
-        args += ["--bind", str(outside), inside]
-    args += ["--remount-ro", "/", "--chdir", cwd, "--clearenv"]
-    for key, value in sandbox_env().items():
+            "--ro-bind", str(cases), CASES_MOUNT,
+            "--bind", str(records), RECORDS_MOUNT,
+            "--bind", str(conn), str(conn),
+            "--bind", str(home), HOME,
+            "--remount-ro", "/", "--chdir", HOME, "--clearenv"]
+    for key, value in environment(GUARDED_MOUNT, CASES_MOUNT, RECORDS_MOUNT, HOME).items():
         args += ["--setenv", key, value]
-    return args
-
-
-def sandbox_env() -> dict:
-    """The whole environment of sandboxed code (nothing from the grader's, no JPY_PARENT_PID)."""
-    return {"HOME": HOME, "USER": "student", "LANG": "C.UTF-8",
-            "PATH": f"{Path(PYTHON).parent}:/usr/bin:/bin",
-            "PYTHONPATH": GUARDED_MOUNT, "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/ipython",
-            "JUPYTER_RUNTIME_DIR": "/tmp", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "TMPDIR": "/tmp"}
+    return _bwrap_prefix() + args + ["--"] + list(argv)
 
 
 def own_by_nobody(*paths: Path) -> None:
@@ -309,152 +300,16 @@ def own_by_nobody(*paths: Path) -> None:
                 os.chown(os.path.join(root, name), NOBODY, NOBODY, follow_symlinks=False)
 
 
-@dataclass
-class RunResult:
-    returncode: Optional[int]
-    timed_out: bool = False
-    out_of_memory: bool = False
-    wall_s: float = 0.0
-    stderr: str = ""
-
-    def fate(self) -> Optional[str]:
-        """How the run ended, in words, if it did not end normally."""
-        if self.timed_out:
-            return "it ran past the time limit and was stopped"
-        if self.out_of_memory:
-            return "it ran out of memory and was killed"
-        rc = self.returncode
-        if rc is None or rc == 0:
-            return None
-        if rc in (128 + 9, 128 + 11):  # bwrap reports its child's signal as 128 + N
-            rc = -(rc - 128)
-        if rc < 0:
-            name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
-            extra = {"SIGSEGV": " (a segmentation fault)", "SIGXCPU": " (CPU time limit)",
-                     "SIGXFSZ": " (file size limit: too much output)", "SIGKILL": ""}.get(name, "")
-            return f"it was killed by {name}{extra}"
-        return f"it exited with status {rc}"
-
-
-def command(argv: list, *, sandboxed: bool, **bwrap_kwargs) -> list:
-    if not sandboxed:
-        return list(argv)
-    return _bwrap_prefix() + bwrap_args(**bwrap_kwargs) + ["--"] + list(argv)
-
-
-def run(argv: list, limits: Limits, *, sandboxed: bool, stderr_path: Path, **bwrap_kwargs) -> RunResult:
-    """Run ``argv`` in a sandbox under ``limits``; stdout is discarded, stderr kept (capped)."""
-    cgroup = Cgroup(limits) if sandboxed else None
-    start = time.monotonic()
-    timed_out = False
-    with open(stderr_path, "wb") as err:
-        cmd = command(argv, sandboxed=sandboxed, **bwrap_kwargs)
-        env = None if sandboxed else {**os.environ, **_unsandboxed_env(bwrap_kwargs)}
-        cwd = None if sandboxed else str(bwrap_kwargs["home"])
-        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=err, env=env, cwd=cwd,
-                                   preexec_fn=lambda: _limit_self(limits, cgroup))
-        try:
-            process.wait(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(process)
-            process.wait()
-    oom = bool(cgroup and cgroup.out_of_memory())
-    if cgroup:
-        cgroup.remove()
-    with open(stderr_path, "rb") as f:
-        stderr = f.read(20000).decode("utf-8", errors="replace")
-    return RunResult(process.returncode, timed_out, oom and process.returncode != 0,
-                     time.monotonic() - start, stderr)
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        process.kill()
-    except OSError:
-        pass
-
-
-def _unsandboxed_env(kwargs: dict) -> dict:
-    env = sandbox_env()
-    env.pop("HOME")
-    env["PYTHONPATH"] = str(kwargs["guarded"])
-    env["PATH"] = os.environ.get("PATH", "")
-    return env
-
-
-# ---------------------------------------------------------------------------------------------
-# The kernel
-# ---------------------------------------------------------------------------------------------
-
-KERNEL_NAME = "rnnlab-sandbox"
-
-
-def kernel_spec_dir(run_dir: Path, spec: dict) -> Path:
-    """A kernelspec folder under ``run_dir`` whose kernel starts in the sandbox of ``spec``
-    ({"home", "guarded", "conn_dir", "limits", "sandboxed"})."""
-    spec_path = run_dir / "sandbox.json"
-    spec_path.write_text(json.dumps(spec))
-    folder = run_dir / "kernels" / KERNEL_NAME
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, str(Path(__file__).resolve()), "kernel", str(spec_path),
-                 "{connection_file}"],
-        "display_name": "Python 3 (grading sandbox)", "language": "python",
-        "interrupt_mode": "message", "env": {}, "metadata": {"debugger": False}}))
-    return run_dir / "kernels"
-
-
-def launch_kernel(spec_path: str, connection_file: str) -> int:
-    """The kernelspec's argv: ipykernel in the sandbox, killed with everything it started
-    when the wall-clock cap is reached or the client kills this launcher."""
-    spec = json.loads(Path(spec_path).read_text())
-    limits = Limits.from_json(spec["limits"])
-    sandboxed = spec["sandboxed"]
-    conn_dir = Path(spec["conn_dir"])
-    own_by_nobody(conn_dir) if sandboxed else None
-    argv = [PYTHON, "-m", "ipykernel_launcher", "-f", connection_file]
-    # the grader made the cgroup and removes it (this launcher may be killed without notice)
-    cgroup = Cgroup(None, existing=spec["cgroup"]) if sandboxed and spec.get("cgroup") else None
-    kwargs = dict(home=Path(spec["home"]), guarded=Path(spec["guarded"]),
-                  run_dir=Path(spec["run_dir"]), binds=[(str(conn_dir), str(conn_dir))]
-                  + [tuple(b) for b in spec.get("binds", [])],
-                  ro_binds=[tuple(b) for b in spec.get("ro_binds", [])])
-    cmd = command(argv, sandboxed=sandboxed, **kwargs)
-    env = None if sandboxed else {**{k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"},
-                                  **_unsandboxed_env(kwargs), **spec.get("env", {})}
-    process = subprocess.Popen(cmd, env=env, cwd=None if sandboxed else spec["home"],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=open(Path(spec["run_dir"]) / "kernel.stderr", "wb"),
-                               preexec_fn=lambda: _limit_self(limits, cgroup))
-
-    def stop(signum, frame):
-        _kill_group(process)
-        if cgroup:
-            cgroup.kill_all()
-        os._exit(1)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts go to the kernel as messages
-    try:
-        rc = process.wait(timeout=limits.wall_s)
-    except subprocess.TimeoutExpired:
-        Path(spec["run_dir"], "wall_clock").write_text("killed")
-        _kill_group(process)
-        rc = process.wait()
-    if cgroup:
-        if cgroup.out_of_memory():
-            Path(spec["run_dir"], "out_of_memory").write_text("killed")
-        cgroup.kill_all()
-    return rc
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "kernel":
-        sys.exit(launch_kernel(sys.argv[2], sys.argv[3]))
-    sys.exit("usage: sandbox.py kernel SPEC.json CONNECTION_FILE")
+def ended(returncode: Optional[int]) -> str:
+    """How a sandboxed process ended, in words, from its exit status."""
+    if returncode is None:
+        return "it stopped answering"
+    rc = returncode
+    if rc > 128:  # bwrap reports its child's death by a signal as 128 + N
+        rc = -(rc - 128)
+    if rc < 0:
+        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        extra = {"SIGSEGV": " (a segmentation fault)", "SIGXCPU": " (CPU time limit)",
+                 "SIGXFSZ": " (file size limit: too much output)"}.get(name, "")
+        return f"it was killed by {name}{extra}"
+    return f"it exited with status {rc}"

@@ -11,10 +11,12 @@ import threading
 
 import pytest
 
-from conftest import ROOT
+from autograder import course
 
-HTML = ROOT / "_build" / "html"
-STEMS = sorted(p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.md"))
+HTML = course.ROOT / "_build" / "html"
+CACHE = course.ROOT / "_build" / ".jupyter_cache"
+STEMS = course.chapters()
+PAGE_BUDGET_S = 120
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -31,6 +33,16 @@ def test_page_links_to_its_assignment_and_mathjax_is_local(stem):
     assert links, f"{stem}: no download link to notebooks/{stem}/{stem}.ipynb"
     assert (page(stem).parent / links[0]).resolve().exists()
     assert "cdn.jsdelivr.net" not in text and "mathjax" in text.lower()
+
+
+def test_every_chapter_page_executes_within_its_budget():
+    """Each page's execution time, as jupyter-cache recorded it when `make site` ran it."""
+    from jupyter_cache import get_cache
+    seconds = {rec.uri.rsplit("/", 1)[-1][:-3]: rec.data.get("execution_seconds")
+               for rec in get_cache(str(CACHE)).list_cache_records()}
+    for stem in STEMS:
+        assert stem in seconds, f"{stem}: not in the execution cache (run `make site`)"
+        assert seconds[stem] < PAGE_BUDGET_S, f"{stem} executes in {seconds[stem]:.0f} s (budget {PAGE_BUDGET_S} s)"
 
 
 @pytest.fixture(scope="module")

@@ -134,7 +134,8 @@ for _path in glob.glob("{WORK}/submitted/*/01_ngram/01_ngram.ipynb") + glob.glob
     "write to the gradebook": ("count_ngrams", "missing </s>", '''
 {BUG}
 import sqlite3
-for _db in ["{WORK}/gradebook.db", "../../gradebook.db", "/course/autograder/gradebook.db"]:
+for _db in ["{WORK}/gradebook.db", "{WORK}/../gradebook.db", "../../gradebook.db",
+            "/course/autograder/gradebook.db"]:
     try:
         _con = sqlite3.connect(_db)
         _con.execute("update grade set auto_score = 100")
@@ -177,16 +178,16 @@ sys.exit(0)
 '''),
     "os._exit after writing forged answers": ("count_ngrams", "missing </s>", '''
 {BUG}
-import os, json
+import os, json, numpy
+_records = os.environ.get("RNNLAB_GRADER_RECORDS", "/grader/records")
 try:
-    os.makedirs("/grader/out", exist_ok=True)
-    for _part in ["count_ngrams", "mle_probability", "addk_probability", "perplexity", "sample_sentence", "kn_bigram_probability"]:
-        with open(f"/grader/out/{{_part}}.json", "w") as _f:
-            _f.write(json.dumps([{{"answer": {{"type": "float", "value": 0.5}}}}] * 20))
-        with open(f"/grader/out/{{_part}}.npz", "wb") as _f:
-            import numpy; numpy.savez(_f)
-    with open("/grader/out/progress", "a") as _f:
-        _f.write("done\\n")
+    for _i, _part in enumerate(["count_ngrams", "mle_probability", "addk_probability", "perplexity",
+                                "sample_sentence", "kn_bigram_probability"]):
+        for _kind in ("visible", "hidden"):
+            with open(f"{{_records}}/9{{_i}}0-01_ngram.{{_part}}-{{_kind}}.npz", "wb") as _f:
+                numpy.savez(_f)
+            with open(f"{{_records}}/9{{_i}}0-01_ngram.{{_part}}-{{_kind}}.json", "w") as _f:
+                _f.write(json.dumps([{{"answer": {{"type": "float", "value": 0.5}}}}] * 20))
 except OSError:
     pass
 os._exit(0)

@@ -13,5 +13,6 @@ the first time one of its checks is looked up, so a new chapter only adds its fi
 """
 
 from .framework import REGISTRY, Case, Check, CheckFailed, check, register
+from .sandboxed import sandbox_copy
 
-__all__ = ["check", "Check", "Case", "CheckFailed", "REGISTRY", "register"]
+__all__ = ["check", "Check", "Case", "CheckFailed", "REGISTRY", "register", "sandbox_copy"]

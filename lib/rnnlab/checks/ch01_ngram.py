@@ -46,7 +46,6 @@ def quote(tokens) -> str:
 
 register(Check(
     name="01_ngram.count_ngrams", points=2, reference=ngram.count_ngrams,
-    description="count the n-grams of padded sentences",
     visible=lambda: [Case("n=2 on 'the cat sat on the mat'", (CAT_MAT[:1], 2)),
                      Case("n=3 on three sentences", (CAT_MAT, 3))],
     hidden=lambda: [Case(f"n={n}, random corpus {seed}", (random_corpus(seed), n))
@@ -97,7 +96,6 @@ def _explain_normaliser(case: Case, expected: float, got: float, smoothing=None)
 _mle_visible, _mle_hidden = _count_cases(20)
 register(Check(
     name="01_ngram.mle_probability", points=1, reference=ngram.mle_probability,
-    description="maximum-likelihood conditional probability from counts",
     visible=lambda: _mle_visible, hidden=lambda: _mle_hidden, returns=NUMBER_TYPES,
     compare=compare_number(rtol=1e-9, explain=lambda c, e, g: _explain_normaliser(c, e, g))))
 
@@ -107,7 +105,6 @@ _addk_hidden = _addk_hidden + [Case(c.label + ", k=0.1, V=20", c.args[:3] + (0.1
                                for c in _addk_hidden[:4]]
 register(Check(
     name="01_ngram.addk_probability", points=2, reference=ngram.addk_probability,
-    description="add-k smoothed conditional probability",
     visible=lambda: _addk_visible, hidden=lambda: _addk_hidden, returns=NUMBER_TYPES,
     compare=compare_number(rtol=1e-9, explain=lambda c, e, g: _explain_normaliser(
         c, e, g, smoothing=c.args[3:5]))))
@@ -200,7 +197,6 @@ def _numbers_differ(a: float, b: float) -> bool:
 _ppl_visible, _ppl_hidden = _perplexity_cases()
 register(Check(
     name="01_ngram.perplexity", points=2, reference=ngram.perplexity,
-    description="perplexity of a model on held-out sentences",
     visible=lambda: _ppl_visible, hidden=lambda: _ppl_hidden,
     probe=_probe_perplexity, judge=_judge_perplexity))
 
@@ -316,7 +312,6 @@ def _judge_sampling(case: Case, result) -> Optional[str]:
 
 register(Check(
     name="01_ngram.sample_sentence", points=2, reference=ngram.sample_sentence,
-    description="seeded sampling from an n-gram model",
     visible=lambda: [Case("trigram table over {x, y}, 3000 samples", (_T, 3, 3000, 0))],
     hidden=lambda: [Case("trigram table, other seed", (_T, 3, 3000, 7)),
                     Case("bigram table", ({("<s>",): {"x": 0.3, "y": 0.7},
@@ -367,6 +362,5 @@ def _kn_cases():
 _kn_visible, _kn_hidden = _kn_cases()
 register(Check(
     name="01_ngram.kn_bigram_probability", points=3, reference=ngram.kn_bigram_probability,
-    description="interpolated Kneser-Ney bigram probability",
     visible=lambda: _kn_visible, hidden=lambda: _kn_hidden, returns=NUMBER_TYPES,
     compare=compare_number(rtol=1e-9, explain=_explain_kn)))

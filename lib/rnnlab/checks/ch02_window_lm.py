@@ -94,7 +94,6 @@ def _one_hot_case(label, seed, B, T, V, high=None):
 
 register(Check(
     name="02_window_lm.one_hot", points=1, reference=embeddings.one_hot,
-    description="one-hot vectors of a batch of token ids",
     visible=lambda: [_one_hot_case("ids (B=2, T=3), V=6", 0, 2, 3, 6),
                      _one_hot_case("ids (B=1, T=4), V=10", 1, 1, 4, 10)],
     hidden=lambda: [_one_hot_case("ids (B=3, T=5), V=12", 2, 3, 5, 12),
@@ -182,7 +181,6 @@ def _embed_case(label, seed, B, T, V, d, dtype=torch.float32, high=None):
 
 register(Check(
     name="02_window_lm.embed", points=2, reference=embeddings.embed,
-    description="embedding lookup as a one-hot matrix product, equal to nn.Embedding",
     visible=lambda: [_embed_case("ids (B=2, T=3), E (V=7, d=4)", 10, 2, 3, 7, 4),
                      _embed_case("ids (B=1, T=5), E (V=9, d=3)", 11, 1, 5, 9, 3)],
     hidden=lambda: [_embed_case("ids (B=3, T=4), E (V=10, d=6) in float64", 12, 3, 4, 10, 6, torch.float64),
@@ -273,7 +271,6 @@ def _random_stream(seed: int, sentences: int, eos: int, bos: int, V: int = 12, m
 
 register(Check(
     name="02_window_lm.context_windows", points=2, reference=window_lm.context_windows,
-    description="context windows with <s> padding from a stream of sentences",
     visible=lambda: [Case("two sentences [5 6 7 </s>] [8 </s>], n-1=2", (_stream([[5, 6, 7, 2], [8, 2]]), 2, 1, 2)),
                      Case("three sentences, n-1=3", (_stream([[4, 5, 2], [6, 7, 8, 9, 2], [5, 2]]), 3, 1, 2))],
     hidden=lambda: [Case("random sentences, n-1=2", (_random_stream(20, 8, 2, 1), 2, 1, 2)),
@@ -323,7 +320,6 @@ def _logits_case(label, seed, B, k, V, d, H, dtype=torch.float64):
 
 register(Check(
     name="02_window_lm.window_lm_logits", points=2, reference=window_lm.window_logits,
-    description="the forward pass of the window LM to its logits",
     visible=lambda: [_logits_case("B=2, n-1=2, V=7, d=3, H=4", 30, 2, 2, 7, 3, 4),
                      _logits_case("B=3, n-1=3, V=6, d=2, H=5", 31, 3, 3, 6, 2, 5)],
     hidden=lambda: [_logits_case("B=4, n-1=4, V=10, d=4, H=6", 32, 4, 4, 10, 4, 6),
@@ -405,7 +401,6 @@ def _probe_cross_entropy(student_fn, inputs, seconds):
 
 register(Check(
     name="02_window_lm.cross_entropy", points=2, reference=window_lm.cross_entropy,
-    description="mean cross-entropy by hand, equal to F.cross_entropy",
     visible=lambda: [_loss_case("logits (B=4, V=5)", 40, 4, 5),
                      _loss_case("logits (B=3, V=10)", 41, 3, 10)],
     hidden=lambda: [_loss_case("logits (B=6, V=3)", 42, 6, 3),
@@ -496,7 +491,6 @@ def _training_case(label, seed, context_size):
 
 register(Check(
     name="02_window_lm.train_window_lm", points=3,
-    description="train a window LM to beat chapter 01's add-k trigram on held-out text",
     visible=lambda: [_training_case("synthetic language, 1000 sentences, n-1=2, seed 0", 0, 2)],
     hidden=lambda: [_training_case("other synthetic sentences, n-1=3, seed 1", 1, 3)],
     probe=_probe_training, judge=_judge_training, time_limit=90.0))

@@ -88,7 +88,6 @@ def _cell_case(label, seed, B, I, H, zero_h=False):
 
 register(Check(
     name="03_rnn.rnn_cell", points=1, reference=reference_cell,
-    description="one step of the Elman RNN, equal to rnnlab.layers.RNNCell",
     visible=lambda: [_cell_case("B=2, I=3, H=3", 0, 2, 3, 3), _cell_case("B=2, I=3, H=4", 5, 2, 3, 4)],
     hidden=lambda: [_cell_case("B=3, I=4, H=4", 1, 3, 4, 4),
                     _cell_case("B=1, I=5, H=2", 2, 1, 5, 2),
@@ -171,7 +170,6 @@ def _forward_case(label, seed, B, T, I, H, h0=True):
 
 register(Check(
     name="03_rnn.rnn_forward", points=2, reference=reference_forward,
-    description="the RNN over a batch-first sequence, all hidden states, equal to rnnlab.layers.RNN",
     visible=lambda: [_forward_case("B=2, T=5, I=3, H=4, h0=None", 0, 2, 5, 3, 4, h0=False),
                      _forward_case("B=2, T=5, I=3, H=4, h0 given", 1, 2, 5, 3, 4)],
     hidden=lambda: [_forward_case("B=3, T=7, I=4, H=4, h0=None", 2, 3, 7, 4, 4, h0=False),
@@ -237,7 +235,6 @@ def _judge_parity(case: Case, result) -> Optional[str]:
 
 register(Check(
     name="03_rnn.parity_weights", points=2, reference=lambda: handwired.PARITY_WEIGHTS,
-    description="hand-set weights of the threshold parity network",
     visible=lambda: [Case("every bit string of length 1 to 4", (4,))],
     hidden=lambda: [Case("every bit string of length 1 to 10", (10,))],
     probe=_probe_no_args, judge=_judge_parity))
@@ -367,7 +364,6 @@ def _judge_loss(case: Case, result) -> Optional[str]:
 
 register(Check(
     name="03_rnn.lm_loss", points=2, reference=models.teacher_forcing_loss,
-    description="the language-model loss with teacher forcing and padding",
     visible=lambda: [_loss_case("B=2, T=6, no padding", 0, 2, 6),
                      _loss_case("B=3, T=6, sequences of lengths 6, 4, 3", 1, 3, 6, lengths=[6, 4, 3])],
     hidden=lambda: [_loss_case("B=4, T=8, lengths 8, 2, 5, 7", 2, 4, 8, lengths=[8, 2, 5, 7]),
@@ -448,7 +444,6 @@ def _sampling_case(label, seed, B, V, temperature, draws=4000, spread=2.0):
 
 register(Check(
     name="03_rnn.sample_next", points=2,
-    description="seeded sampling of the next token with temperature",
     visible=lambda: [_sampling_case("B=2, V=5, temperature 0.5", 0, 2, 5, 0.5)],
     hidden=lambda: [_sampling_case("B=3, V=4, temperature 2", 1, 3, 4, 2.0),
                     _sampling_case("B=1, V=6, temperature 1", 2, 1, 6, 1.0),
@@ -533,7 +528,6 @@ def _training_case(label, seed):
 
 register(Check(
     name="03_rnn.train_char_lm", points=2,
-    description=f"train a character-level RNN LM to a held-out loss under {LOSS_THRESHOLD} nats per character",
     visible=lambda: [_training_case("Toy English as characters, seed 0", 0)],
     hidden=lambda: [_training_case("other Toy English text, seed 1", 1)],
     probe=_probe_training, judge=_judge_training, time_limit=90.0))

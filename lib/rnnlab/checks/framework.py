@@ -136,7 +136,6 @@ class Check:
     probe: Optional[Callable[[Callable, tuple, float], ProbeResult]] = None
     judge: Optional[Callable[[Case, ProbeResult], Optional[str]]] = None
     time_limit: float = 10.0
-    description: str = ""
 
     def cases(self, hidden: bool = False) -> Sequence[Case]:
         return self.hidden() if hidden else self.visible()

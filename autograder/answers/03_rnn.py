@@ -2,7 +2,7 @@
 each one and asserts it loses exactly the points of ``part`` and keeps all others; ``make
 course`` grades the first as the demo class's "typical bug"."""
 
-VARIANTS = {
+WRONG = {
     # -- rnn_cell ------------------------------------------------------------------------------
     "tanh missing": {"part": "rnn_cell", "code": '''
 def rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh):

@@ -27,7 +27,7 @@ def _train(body: str) -> str:
     return _TRAIN_HEAD + body + "\n    return model"
 
 
-VARIANTS = {
+WRONG = {
     # --- one_hot --------------------------------------------------------------------------
     "one-hot as integers (F.one_hot without .float())": {"part": "one_hot", "code": '''
 def one_hot(ids, vocab_size):

@@ -2,7 +2,7 @@
 and asserts it loses exactly the points of ``part`` and keeps all others; ``make course``
 grades the first as the demo class's "typical bug"."""
 
-VARIANTS = {
+WRONG = {
     "missing </s>": {"part": "count_ngrams", "code": '''
 def count_ngrams(sentences, n):
     counts = Counter()
