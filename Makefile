@@ -30,7 +30,7 @@ site: $(STAMP)
 	@mkdir -p $(BUILD)
 	@if [ "$$(cat $(BUILD)/.rnnlab-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
 	    rm -rf $(CACHE); echo "$(LIB_HASH)" > $(BUILD)/.rnnlab-hash; fi
-	@$(BIN)/jcache notebook -p $(CACHE) add -r myst_nb_md $(PAGES) >/dev/null
+	@echo y | $(BIN)/jcache notebook -p $(CACHE) add -r myst_nb_md $(PAGES) >/dev/null
 	$(BIN)/jcache project -p $(CACHE) execute -e local-parallel -t $(PAGE_TIMEOUT)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 

@@ -18,7 +18,7 @@ modules say more):
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 
 import nbgrader.preprocessors as nbg
-from autograder import course
+from autograder import course, feedback
 from autograder.gradebook import SaveComments
 from autograder.kernel import SandboxedExecute
 from autograder.submission import DescribeStructure, SubmissionExporter
@@ -60,5 +60,8 @@ c.SandboxedExecute.pids = 64
 c.SandboxedExecute.output_kb = 1024
 c.SandboxedExecute.wall_s = 300
 
-# Feedback never shows the hidden tests.
+# Feedback never shows the hidden tests; it is one HTML file that typesets the formulas offline
+# and wraps long lines (autograder/feedback.py).
 c.GenerateFeedback.preprocessors = [nbg.ClearHiddenTests, nbg.GetGrades, CSSHTMLHeaderPreprocessor]
+c.HTMLExporter.extra_template_basedirs = [str(feedback.TEMPLATES), feedback.nbgrader_templates()]
+c.HTMLExporter.filters = {"mathjax_source": feedback.mathjax_source}

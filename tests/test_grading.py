@@ -6,6 +6,7 @@ test_wrong_answers.py; here each kind of part goes through the whole path once."
 
 import json
 
+import nbformat
 import pytest
 
 from autograder import batch, course, demo
@@ -32,6 +33,36 @@ def sample(stem):
     return corpus
 
 
+def with_helpers_in_added_cells():
+    """Chapter 01's solution where count_ngrams uses a helper and an import that the student put
+    in cells of their own, above the answer cell (what passes in the notebook passes graded)."""
+    nb = demo.make_submission("01_ngram", "solution", {"count_ngrams": '''
+def count_ngrams(sentences, n):
+    return Tally(tuple(g) for sentence in sentences for g in windows(pad(sentence, n), n))'''})
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "count_ngrams")
+    nb.cells[index:index] = [nbformat.v4.new_code_cell("from collections import Counter as Tally"),
+                             nbformat.v4.new_code_cell('''
+def pad(sentence, n):
+    return ["<s>"] * (n - 1) + list(sentence) + ["</s>"]
+
+
+def windows(tokens, n):
+    return [tokens[i:i + n] for i in range(len(tokens) - n + 1)]''')]
+    return nb
+
+
+def with_slow_training(seconds=50):
+    """Chapter 03's solution whose training takes ``seconds`` longer per case: slow, but within
+    its check's time limit per case, so it keeps full marks."""
+    source = nbformat.read(course.SOLUTIONS / "03_rnn" / "03_rnn.ipynb", as_version=4)
+    code = next(demo.solution_code(c.source) for c in source.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "train_char_lm")
+    code = code.replace("    torch.manual_seed(seed)",
+                        f"    import time\n    time.sleep({seconds})\n    torch.manual_seed(seed)", 1)
+    assert "time.sleep" in code
+    return demo.make_submission("03_rnn", "solution", {"train_char_lm": code})
+
+
 @pytest.fixture(scope="module")
 def graded(course_copy):
     config, base = course_copy
@@ -41,6 +72,10 @@ def graded(course_copy):
         for student, (nb, score) in sample(stem).items():
             demo.submit(student, stem, nb, work / "submitted")
             expected[(student, stem)] = score
+    demo.submit("helpers_in_added_cells", "01_ngram", with_helpers_in_added_cells(), work / "submitted")
+    expected[("helpers_in_added_cells", "01_ngram")] = sum(points_of("01_ngram").values())
+    demo.submit("slow_training", "03_rnn", with_slow_training(), work / "submitted")
+    expected[("slow_training", "03_rnn")] = sum(points_of("03_rnn").values())
     rows = batch.grade(config(work), csv_path=work / "grades.csv", workers=2)
     return {(r["student_id"], r["assignment"]): r for r in rows}, expected, work
 
@@ -57,6 +92,8 @@ def test_every_submission_gets_exactly_its_expected_score(graded):
     assert not wrong, f"(score, expected, reason) differ: {wrong}"
     for key, row in rows.items():
         assert row["graded"] == ("this run" if key in expected else "not submitted"), key
+        if key in expected and float(row["score"]) == float(row["max_score"]):
+            assert row["reason"] == "full marks: every case verified", (key, row["reason"])
 
 
 def test_the_solution_runs_without_an_error_in_any_cell(graded):
@@ -71,3 +108,5 @@ def test_feedback_is_written_without_hidden_tests(graded):
     for stem in course.assignments():
         html = (graded[2] / "feedback" / "solution" / stem / f"{stem}.html").read_text()
         assert "hidden=True" not in html and "passed" in html
+        # one file that works offline: MathJax written into it, no script from a CDN
+        assert "window.MathJax" in html and "cdnjs" not in html and "<script src=\"http" not in html

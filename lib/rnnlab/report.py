@@ -11,25 +11,44 @@ the synthetic language). The result is a Markdown table (rendered by Jupyter and
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional
+import html
+import re
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from .lm import LanguageModel
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]|#~])")
+
+
+def escape(text) -> str:
+    """``text`` as it must appear in Markdown or HTML to show as itself: tokens such as ``<s>``
+    and ``</s>`` would otherwise be read as HTML tags (struck-through text, empty cells), and
+    ``_``, ``*`` or ``|`` as Markdown."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+def markdown_table(header: Sequence, rows: Iterable[Sequence], raw: bool = False):
+    """A Markdown table (rendered by Jupyter and the book) whose every cell is escaped
+    (``escape``); ``raw=True`` leaves cells as they are, for cells that are Markdown on purpose."""
+    from IPython.display import Markdown
+
+    cell = (lambda x: str(x)) if raw else escape
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
+    return Markdown("\n".join(lines))
 
 
 def perplexity_table(corpora: Mapping[str, object],
                      models: Mapping[str, Callable[[object], Optional[LanguageModel]]]):
     """Markdown table: one row per model, one column per corpus, test-set perplexities."""
-    from IPython.display import Markdown
-
-    header = "| model | " + " | ".join(corpora) + " |\n|---|" + "---|" * len(corpora) + "\n"
     rows = []
     for name, make in models.items():
         cells = []
         for corpus in corpora.values():
             model = make(corpus)
             cells.append("-" if model is None else f"{model.perplexity(corpus.test):.2f}")
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    return Markdown(header + "\n".join(rows))
+        rows.append([name, *cells])
+    return markdown_table(["model", *corpora], rows)
 
 
 def ngram_baselines() -> dict[str, Callable]:
@@ -50,14 +69,12 @@ def ngram_baselines() -> dict[str, Callable]:
 
 def agreement_table(reports: Mapping[str, object], attractors=(0, 1, 2)):
     """Markdown table of ``rnnlab.data.agreement_accuracy`` reports: overall and by attractors."""
-    from IPython.display import Markdown
-
-    head = " | ".join(f"{a} attractor{'s' if a != 1 else ''}" for a in attractors)
-    lines = [f"| model | accuracy | {head} |", "|---|---|" + "---|" * len(attractors)]
+    head = [f"{a} attractor{'s' if a != 1 else ''}" for a in attractors]
+    rows = []
     for name, r in reports.items():
         cells = [f"{100 * r.by_attractors[a][0]:.1f}%" if a in r.by_attractors else "-" for a in attractors]
-        lines.append(f"| {name} | {100 * r.accuracy:.1f}% | " + " | ".join(cells) + " |")
-    return Markdown("\n".join(lines))
+        rows.append([name, f"{100 * r.accuracy:.1f}%", *cells])
+    return markdown_table(["model", "accuracy", *head], rows)
 
 
 def plot_agreement(reports: Mapping[str, object], ax=None):

@@ -254,10 +254,21 @@ def default_probe(student_fn: Callable, inputs: tuple, seconds: float) -> ProbeR
     return {"error": problem} if problem else {"answer": describe(got)}
 
 
+def _library_folders() -> tuple:
+    """Where code that is not the student's lives: the Python installation, the venv, rnnlab."""
+    import sys
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)} | {here})
+
+
 def _where(error: BaseException) -> str:
-    """' (line 7 of count_ngrams: `...`)' for the deepest frame outside rnnlab, if any."""
+    """' (in count_ngrams, line 7: `...`)' for the deepest frame of the student's own code (not
+    torch's, numpy's or rnnlab's: an error raised inside a library is shown at the student's
+    line that called it), if any."""
+    library = _library_folders()
     frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if "rnnlab" not in f.filename.replace("\\", "/").split("/")[-3:-1]]
+              if not f.filename.startswith("<frozen")
+              and not os.path.realpath(f.filename).startswith(library)]
     if not frames:
         return ""
     f = frames[-1]
@@ -292,6 +303,8 @@ def type_problem(answer: dict, accepted: tuple) -> Optional[str]:
     """Problems of the answer's type, read from its plain description."""
     if answer["type"] == "NoneType":
         return "your function returned None: did you forget the `return` statement?"
+    if "repr" in answer:  # a value the probe could only name (a meta or sparse tensor, ...)
+        return f"your function returned {answer['repr']}: expected a {' or '.join(accepted) or 'plain value'}"
     if accepted and answer["type"] not in accepted:
         shown = f": {short(answer['value'])}" if "value" in answer else ""
         return f"expected a {' or '.join(accepted)}, got a {answer['type']}{shown}"
@@ -303,9 +316,18 @@ def short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def fmt(x: float) -> str:
+def fmt(x: float, digits: int = 4) -> str:
     """A number as students read it: 4 significant digits, or inf."""
-    return "inf" if math.isinf(x) else f"{x:.4g}"
+    return "inf" if math.isinf(x) else f"{x:.{digits}g}"
+
+
+def fmt_pair(expected: float, got: float) -> tuple[str, str]:
+    """Both numbers with the fewest significant digits (at least 4) that tell them apart."""
+    for digits in range(4, 18):
+        a, b = fmt(expected, digits), fmt(got, digits)
+        if a != b:
+            return a, b
+    return a, b
 
 
 def numbers_differ(expected: float, got: float, rtol: float = 1e-6, atol: float = 1e-12) -> bool:
@@ -319,7 +341,7 @@ def compare_number(rtol: float = 1e-6, atol: float = 1e-12, explain=None):
     def compare(case: Case, expected: float, got: float) -> Optional[str]:
         if not numbers_differ(expected, float(got), rtol, atol):
             return None
-        message = f"expected {fmt(expected)}, got {fmt(float(got))}"
+        message = "expected {}, got {}".format(*fmt_pair(expected, float(got)))
         extra = explain(case, expected, float(got)) if explain else None
         return f"{message}. {extra}" if extra else message
     return compare
@@ -367,8 +389,9 @@ def compare_tensor(rtol: float = 1e-5, atol: float = 1e-6, dims: Sequence[str] =
         first = np.argwhere(~close)[0]
         diff = np.abs(gt.astype(np.float64) - exp.astype(np.float64))
         worst = np.unravel_index(np.nanargmax(diff), diff.shape) if diff.size else first
-        message = (f"{what} first differs at {_index(first, dims)}: expected {fmt(float(exp[tuple(first)]))}, "
-                   f"got {fmt(float(gt[tuple(first)]))} ({int((~close).sum())} of {close.size} "
+        shown = fmt_pair(float(exp[tuple(first)]), float(gt[tuple(first)]))
+        message = (f"{what} first differs at {_index(first, dims)}: expected {shown[0]}, "
+                   f"got {shown[1]} ({int((~close).sum())} of {close.size} "
                    f"elements differ; largest difference {fmt(float(diff[worst]))} at {_index(worst, dims)})")
         extra = explain(case, expected, got) if explain else None
         return f"{message}. {extra}" if extra else message
@@ -391,3 +414,118 @@ def _index(index, dims: Sequence[str]) -> str:
 def type_name_of(x) -> str:
     from .plain import type_name
     return type_name(x)
+
+
+def diagnose(got, expected, mistakes: dict, close: Callable[[Any, Any], bool]) -> Optional[str]:
+    """The explanation of the first known mistake whose result ``got`` matches, where that
+    result differs from ``expected`` (a mistake that gives the right answer on this case
+    cannot be what the student did wrong). ``mistakes``: {explanation: () -> the result of
+    that mistake}; one that raises or returns None does not apply to this case."""
+    for explanation, make in mistakes.items():
+        try:
+            value = make()
+        except Exception:  # noqa: BLE001 (the mistake does not apply to these inputs)
+            continue
+        try:
+            if value is not None and close(got, value) and not close(expected, value):
+                return explanation
+        except Exception:  # noqa: BLE001 (shapes that cannot be compared)
+            continue
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Case kinds that every chapter reuses (see the rules in rnnlab/checks/__init__.py)
+# ---------------------------------------------------------------------------------------------
+
+def probe_gradient(student_fn: Callable, inputs: tuple, seconds: float, leaves: Sequence[int],
+                   upstream: int) -> ProbeResult:
+    """Call ``student_fn`` on ``inputs`` but the last (``upstream``: the weights of the scalar
+    sum(answer * upstream)), with the inputs at positions ``leaves`` made leaves that require
+    grad; the answer and the gradient of that sum with respect to each leaf. A detached
+    computation (no graph, or a graph that does not reach a leaf) shows as a missing gradient."""
+    import torch
+    args = [a.detach().clone().requires_grad_(True) if i in leaves else copy.deepcopy(a)
+            for i, a in enumerate(inputs) if i != upstream]
+    got, problem = call_student(student_fn, tuple(args), seconds, copy_inputs=False)
+    if problem:
+        return {"error": problem}
+    result = {"answer": describe(got), "grads": [None] * len(leaves)}
+    weight = inputs[upstream]
+    if isinstance(got, torch.Tensor) and got.requires_grad and tuple(got.shape) == tuple(weight.shape):
+        try:
+            grads = torch.autograd.grad((got * weight.to(got.dtype)).sum(), [args[i] for i in leaves],
+                                        allow_unused=True)
+            result["grads"] = [None if g is None else describe(g) for g in grads]
+        except Exception as error:  # noqa: BLE001 (the student's graph)
+            result["grad_error"] = f"{type(error).__name__}: {error}"
+    return result
+
+
+def judge_gradient(result: ProbeResult, expected_grads: Sequence, names: Sequence[str],
+                   dims: Sequence[Sequence[str]] = (), rtol: float = 1e-6, atol: float = 1e-9) -> Optional[str]:
+    """The gradients of ``probe_gradient`` against the reference's (``expected_grads``, one per
+    leaf, named ``names``); call it once the answer's value is right."""
+    if "grad_error" in result:
+        return f"computing the gradient through your answer failed: {result['grad_error']}"
+    for i, (grad, expected, name) in enumerate(zip(result["grads"], expected_grads, names)):
+        if grad is None:
+            return (f"your answer has the right values but no gradient reaches {name}: compute it "
+                    f"from {name} with torch operations (no .detach(), .item(), numpy, in-place "
+                    "writes into a new tensor or torch.no_grad()), so that training can update it")
+        problem = compare_tensor(rtol=rtol, atol=atol, dims=dims[i] if dims else (),
+                                 what=f"the gradient of {name}")(None, expected, restore(grad))
+        if problem:
+            return problem
+    return None
+
+
+SEEDS = (1234, 4321)
+
+
+def probe_seeded(student_fn: Callable, inputs: tuple, seconds: float, generator_at: int,
+                 kind: str = "torch") -> ProbeResult:
+    """The student's function called three times: with a generator seeded ``SEEDS[0]`` (twice,
+    each from a fresh generator) and one seeded ``SEEDS[1]``; the generator (a torch.Generator or
+    a numpy Generator, ``kind``) is passed at position ``generator_at`` of ``inputs`` (whose
+    value there is ignored). Returns the three answers and whether each call drew from the
+    generator it was given (its state changed)."""
+    answers, used = [], []
+    for seed in (SEEDS[0], SEEDS[0], SEEDS[1]):
+        generator = _generator(kind, seed)
+        before = _generator_state(generator)
+        args = tuple(generator if i == generator_at else copy.deepcopy(a) for i, a in enumerate(inputs))
+        got, problem = call_student(student_fn, args, seconds, copy_inputs=False)
+        if problem:
+            return {"error": problem}
+        answers.append(describe(got))
+        used.append(_generator_state(generator) != before)
+    return {"answer": answers[0], "again": answers[1], "other_seed": answers[2], "used": used}
+
+
+def judge_seeded(result: ProbeResult) -> Optional[str]:
+    """The three rules of a seeded function: it draws from the generator it is given, the same
+    seed repeats the answer, and another seed changes it."""
+    if not all(result["used"]):
+        return ("your function did not draw from the generator it was given: pass it to every "
+                "random call (generator=..., or the numpy Generator's own methods)")
+    same_seed = same(restore(result["answer"]), restore(result["again"]))
+    if not same_seed:
+        return "two calls with generators seeded alike gave different answers: draw only from the generator you are given"
+    if same(restore(result["answer"]), restore(result["other_seed"])):
+        return ("generators with two different seeds gave the same answer: your function ignores "
+                "the generator's randomness")
+    return None
+
+
+def _generator(kind: str, seed: int):
+    if kind == "numpy":
+        return np.random.default_rng(seed)
+    import torch
+    return torch.Generator().manual_seed(seed)
+
+
+def _generator_state(generator):
+    if isinstance(generator, np.random.Generator):
+        return repr(generator.bit_generator.state)
+    return bytes(generator.get_state().numpy())

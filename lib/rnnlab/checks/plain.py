@@ -22,6 +22,7 @@ import numpy as np
 NUMBER_TYPES = ("float", "int", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32")
 MAPPING_TYPES = ("dict", "collections.Counter", "collections.defaultdict", "collections.OrderedDict")
 TENSOR_TYPES = ("torch.Tensor", "torch.nn.parameter.Parameter")
+MAX_ITEMS = 200_000   # a list or mapping longer than this is not read item by item
 
 _SCALARS = {"NoneType", "bool", "int", "float", "str"}
 _NUMPY_SCALARS = {"numpy.float64", "numpy.float32", "numpy.float16", "numpy.int64", "numpy.int32",
@@ -45,20 +46,38 @@ def describe(value: Any, depth: int = 0) -> dict:
     name = type_name(value)
     if depth > 20:
         return {"type": name, "repr": "(nested too deeply)"}
+    try:
+        return _describe(value, name, depth)
+    except Exception as error:  # noqa: BLE001 (a value whose methods fail or lie)
+        return {"type": name, "repr": f"an object of type {name} that could not be read "
+                                      f"({type(error).__name__})"}
+
+
+def _describe(value: Any, name: str, depth: int) -> dict:
     if name in _SCALARS:
         return {"type": name, "value": value}
+    if isinstance(value, str):  # numpy.str_ and other str subclasses: a string is a string
+        return {"type": "str", "value": str.__getitem__(value, slice(None))}
     if name in _NUMPY_SCALARS:
         return {"type": name, "value": value.item()}
     if name == "numpy.ndarray":
+        if value.dtype.kind not in "biufc":
+            return {"type": name, "repr": f"a numpy array of dtype {value.dtype}"}
         return {"type": name, "dtype": str(value.dtype), "array": np.array(value)}
     if name in TENSOR_TYPES:
         import torch
-        data = torch.Tensor.detach(value).cpu()
+        data = torch.Tensor.detach(value)
+        if data.layout != torch.strided or data.device.type == "meta":
+            return {"type": "torch.Tensor", "repr": f"a {data.layout} tensor on the {data.device.type} device"}
+        data = data.cpu()
         dtype = str(data.dtype)
-        if data.dtype == torch.bfloat16:
+        if data.dtype in (torch.bfloat16, torch.float16):
             data = data.float()
-        return {"type": "torch.Tensor", "dtype": dtype, "array": data.numpy().copy(),
-                "requires_grad": bool(value.requires_grad)}
+        return {"type": "torch.Tensor", "dtype": dtype, "array": data.resolve_conj().numpy().copy(),
+                "requires_grad": bool(value.requires_grad), "device": value.device.type}
+    if name in MAPPING_TYPES + ("list", "tuple") and len(value) > MAX_ITEMS:
+        return {"type": name, "repr": f"a {name} of {len(value)} items (more than the "
+                                      f"{MAX_ITEMS} any answer of the course has)"}
     if name in MAPPING_TYPES:
         return {"type": name, "kind": "mapping",
                 "items": [[describe(k, depth + 1), describe(v, depth + 1)] for k, v in dict.items(value)]}
