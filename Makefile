@@ -9,13 +9,26 @@ BUILD  := _build
 # jupyter-book flags: warnings (a failing chapter cell among them) are errors
 JB_FLAGS := --warningiserror --nitpick --keep-going
 
-.PHONY: course site release grade demo test bench clean
+.PHONY: student course site publish release grade demo test bench clean
 
-$(STAMP): requirements.txt lib/pyproject.toml autograder/pyproject.toml
+$(STAMP): requirements.txt requirements-student.txt lib/pyproject.toml autograder/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
+
+# A student's install: only what the notebooks need (no nbgrader, site builder or test tools),
+# then JupyterLab on the assignments. NOTEBOOK=NN_slug opens that chapter's notebook.
+STUDENT_STAMP := $(VENV)/.student
+NOTEBOOK ?=
+$(STUDENT_STAMP): requirements-student.txt lib/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-student.txt
+	touch $@
+
+student: $(STUDENT_STAMP)
+	$(BIN)/jupyter lab $(if $(NOTEBOOK),notebooks/$(NOTEBOOK)/$(NOTEBOOK).ipynb,notebooks)
 
 # Chapter outputs are cached by jupyter-cache, which keys on the cells only: a change to
 # rnnlab's sources must re-execute every page, so the cache is dropped when they change. The
@@ -33,6 +46,12 @@ site: $(STAMP)
 	@echo y | $(BIN)/jcache notebook -p $(CACHE) add -r myst_nb_md $(PAGES) >/dev/null
 	$(BIN)/jcache project -p $(CACHE) execute -e local-parallel -t $(PAGE_TIMEOUT)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+# The built site to the gh-pages branch of the repository named in _config.yml (GitHub Pages
+# serves it from there); needs `repository.url` set and push access.
+publish: site
+	@grep -Eq '^  url: "?https?://' _config.yml || { echo "set repository.url in _config.yml first"; exit 1; }
+	$(BIN)/ghp-import --no-jekyll --push --force $(BUILD)/html
 
 release: $(STAMP)
 	$(BIN)/python -m autograder release
@@ -62,5 +81,5 @@ bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(BUILD) autograder/submitted autograder/autograded autograder/feedback \
-	       autograder/gradebook.db autograder/grades.csv autograder/.work
+	rm -rf $(BUILD) autograder/downloaded autograder/submitted autograder/autograded autograder/feedback \
+	       autograder/gradebook.db autograder/grades.csv

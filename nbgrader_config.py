@@ -39,6 +39,12 @@ c.CourseDirectory.course_id = "rnn-nlp"
 # notebook (a submitted file of that name is not taken in; the feedback does not carry it).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", VERDICTS]
 
+# Collecting a course-management system's bulk download (`nbgrader zip_collect NN_slug`): its zip
+# files go in autograder/downloaded/NN_slug/archive/; each entry is named the way Moodle names
+# them, "<full name>_<student id>_assignsubmission_file_<file name>".
+c.ZipCollectApp.downloaded_directory = str(course.DOWNLOADED.relative_to(course.ROOT))
+c.FileNameCollectorPlugin.named_regexp = r"^.*_(?P<student_id>[^_/]+)_assignsubmission_file_(?P<file_id>[^/]+)$"
+
 c.Autograde.exporter_class = SubmissionExporter
 # (DescribeStructure also does DeduplicateIds's job: that one leaves cells that OverwriteCells
 # cannot read when add_missing_cells is on.)

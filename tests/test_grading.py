@@ -5,6 +5,10 @@ part) loses exactly that part's points. Every wrong answer is judged at the chec
 test_wrong_answers.py; here each kind of part goes through the whole path once."""
 
 import json
+import os
+import subprocess
+import sys
+import zipfile
 
 import nbformat
 import pytest
@@ -110,3 +114,27 @@ def test_feedback_is_written_without_hidden_tests(graded):
         assert "hidden=True" not in html and "passed" in html
         # one file that works offline: MathJax written into it, no script from a CDN
         assert "window.MathJax" in html and "cdnjs" not in html and "<script src=\"http" not in html
+
+
+def test_a_course_management_systems_zip_is_collected_and_graded(course_copy):
+    """Submissions downloaded in bulk from a course-management system (a zip whose entries carry
+    the student id and the original file name, as Moodle names them) are collected by nbgrader's
+    zip_collect with the course's configuration, then graded."""
+    config, base = course_copy
+    work = base / "zip"
+    archive = work / "downloaded" / "01_ngram" / "archive"
+    archive.mkdir(parents=True)
+    full = sum(points_of("01_ngram").values())
+    with zipfile.ZipFile(archive / "moodle-bulk-download.zip", "w") as bundle:
+        for name, student, answers in (("Ada Lovelace", "s1001", "solution"), ("Alan Turing", "s1002", "none")):
+            bundle.writestr(f"{name}_{student}_assignsubmission_file_01_ngram.ipynb",
+                            nbformat.writes(demo.make_submission("01_ngram", answers)))
+    subprocess.run([sys.executable, "-m", "nbgrader", "zip_collect", "01_ngram",
+                    # nbgrader joins this folder to the course root, even an absolute one
+                    f"--ZipCollectApp.downloaded_directory={os.path.relpath(work / 'downloaded', course.ROOT)}",
+                    f"--CourseDirectory.submitted_directory={work / 'submitted'}"],
+                   cwd=course.ROOT, check=True, capture_output=True)
+    assert sorted(p.parent.parent.name for p in (work / "submitted").glob("*/01_ngram/01_ngram.ipynb")) == ["s1001", "s1002"]
+    rows = batch.grade(config(work), csv_path=work / "grades.csv", feedback=False)
+    scores = {r["student_id"]: float(r["score"]) for r in rows if r["assignment"] == "01_ngram" and r["graded"] == "this run"}
+    assert scores == {"s1001": full, "s1002": 0.0}
