@@ -1,6 +1,6 @@
 // Injected by tests/test_site.py into every page it opens in headless Chromium: once the page
-// has loaded and MathJax has typeset it, write what overflows into a <pre id="layout-report">
-// (JSON), which the test reads from the dumped DOM.
+// has loaded and MathJax has typeset it, write what overflows into a pre element (id
+// layout-report) as JSON, which the test reads from the dumped DOM.
 window.addEventListener("load", function () {
   setTimeout(function () {
     var wide = function (el) { return el.scrollWidth > el.clientWidth + 2; };
