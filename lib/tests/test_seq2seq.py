@@ -180,12 +180,19 @@ def test_luong_attentional_state_and_input_feeding(score):
 
 @pytest.mark.parametrize("attention,input_feeding", ATTENTIONS)
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_shapes_and_weights_of_every_model(attention, input_feeding, kind):
+def test_every_model_is_its_step_loop_with_the_right_shapes(attention, input_feeding, kind):
     src, lengths = sources()
     model = make_model(attention, input_feeding, kind=kind, num_layers=2)
     targets = torch.randint(4, 9, (4, 6))
-    logits, weights = model(src, lengths, seq2seq.decoder_inputs(targets))
+    inputs = seq2seq.decoder_inputs(targets)
+    logits, weights = model(src, lengths, inputs)
     assert logits.shape == (4, 6, 9)
+    source, state = model.encode(src, lengths)
+    for t in range(6):                                                 # read() where it applies
+        step_logits, state, step_weights = model.step(inputs[:, t], state, source)
+        assert_close(step_logits, logits[:, t])
+        if attention is not None:
+            assert_close(step_weights, weights[:, t])
     if attention is None:
         assert weights is None
         return
