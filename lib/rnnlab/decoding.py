@@ -37,12 +37,15 @@ the k best *finished* hypotheses:
       \qquad (\alpha \ge 0,\; s \le 0):
 
   dividing a negative score by a larger :math:`L^\alpha` *raises* it, so the bound is at the
-  longest length, not the current one. For alpha = 0 it is s itself. Stopping when the best
-  hypothesis first ends is exact only for alpha = 0; with alpha > 0 a longer hypothesis can
-  still overtake it.
+  longest length :math:`L_{max}` = ``max_length``, not the current one. For alpha = 0 it is s
+  itself. Stopping as soon as the best candidate ends gives the right best hypothesis for
+  alpha = 0 (scores only fall), but not the k best, and with alpha > 0 a longer hypothesis
+  can still overtake it.
 
-With k = 1 and alpha = 0, beam search is greedy search exactly. With a beam wide enough to keep
-every candidate, it returns the best sequence of all under its score (the tests enumerate them).
+With k = 1 and alpha = 0, beam search is greedy search exactly (with alpha > 0 it may go on
+after greedy's ``</s>``, since a longer output may score better). With a beam wide enough to
+keep every candidate, it returns the best sequence of all under its score (the tests
+enumerate them).
 
 Everything is batch-first; both return ``Hypotheses`` (K = 1 for greedy).
 """

@@ -207,10 +207,10 @@ def test_every_model_is_its_step_loop_with_the_right_shapes(attention, input_fee
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_padded_batch_encodes_like_each_source_alone(kind):
+@pytest.mark.parametrize("kind,bidirectional", [("gru", True), ("lstm", True), ("gru", False)])
+def test_padded_batch_encodes_like_each_source_alone(kind, bidirectional):
     src, lengths = sources()
-    model = make_model("dot", kind=kind, num_layers=2)
+    model = make_model("dot", kind=kind, num_layers=2, bidirectional=bidirectional)
     source, state = model.encode(src, lengths)
     for b in range(4):
         alone, alone_state = model.encode(src[b:b + 1, :lengths[b]], lengths[b:b + 1])
@@ -228,6 +228,10 @@ def test_bridge_joins_both_directions_of_each_layer():
     for layer in range(2):
         both = torch.cat([final[2 * layer], final[2 * layer + 1]], -1)   # [forward; reverse]
         assert_close(state.hidden[layer], torch.tanh(bridge(both)))
+    lstm = make_model(None, kind="lstm", bidirectional=False)
+    (h, c), (s0, c0) = lstm.encoder(src, lengths)[1], lstm.encode(src, lengths)[1].hidden
+    assert_close(s0, torch.tanh(lstm.bridge.hidden(h)))               # one direction: tanh(W_b h_S + b)
+    assert_close(c0, lstm.bridge.cell(c))                              # the cell: linear, no tanh
 
 
 def test_decoder_inputs_are_shifted_behind_bos():
