@@ -18,6 +18,9 @@ One module per concept:
 - ``rnnlab.window_lm`` the window LM written out: context windows with <s> padding, forward pass, cross-entropy, training, LanguageModel adapter
 - ``rnnlab.models``  the window LM of Bengio et al. 2003, RNNLM, tagger and classifier heads
 - ``rnnlab.train``   truncated-BPTT training loop, evaluation perplexity, early stopping, checkpoints
+- ``rnnlab.attention`` Bahdanau and Luong attention, the masked softmax, attention scored against a gold alignment
+- ``rnnlab.seq2seq`` encoder, bridge and decoder with teacher forcing; training and the seq2seq metrics
+- ``rnnlab.decoding`` batched greedy search and beam search with length normalisation
 """
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ change nothing once they are renormalised).
 Generation feeds each sampled token back as the next input, carrying the recurrent state
 (the model has the signature of ``rnnlab.models``: ``model(tokens (B, T), state) -> (logits
 (B, T, V), state)``). Everything is seeded through a ``torch.Generator``. Not here: beam search
-(chapter 08), the ``LanguageModel.sample`` of word-level models (``rnnlab.lm``).
+(``rnnlab.decoding``, chapter 07), the ``LanguageModel.sample`` of word-level models (``rnnlab.lm``).
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ One module per concept:
 - ``fixtures``     the hand examples of the lecture notes ("hello", "the cat sat on the mat")
 - ``tasks``        algorithmic sequence tasks: parity, adding problem, copy after a delay
 - ``dates``        date normalisation, the sequence-to-sequence task
+- ``translation``  Toy English translated into a verb-final toy language (Toy SOV), with the
+                   gold word alignment
 - ``corpora``      loaders for Tiny Shakespeare, WikiText-2, PTB and UD English-EWT, with an
                    offline mirror (``RNNLAB_DATA``), a cache and sha256 checks
 - ``batching``     id streams, contiguous LM batches for truncated BPTT, padded batches
@@ -38,6 +40,7 @@ from .stdlib import TextCorpus, stdlib_docstring_corpus, stdlib_source_text
 from .synthetic import SIZES, SyntheticCorpus, synthetic_corpus
 from .tasks import SequenceTask, adding_problem, copy_task, parity
 from .tokenizers import char_tokenize, split_sentences, word_tokenize
+from .translation import LEXICON, TranslationCorpus, TranslationPair, translate, translation_corpus
 from .toy_english import (UPOS_TAGS, Sentence, ToyEnglish, ToyEnglishConfig, classification_view,
                           tagging_view)
 
