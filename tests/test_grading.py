@@ -1,8 +1,10 @@
-"""The grading pipeline end to end, through nbgrader and the sandbox, on a sample of every
-assignment: the solution gets full marks and runs without an error in any cell, the untouched
-release gets 0, and one wrong answer per part (the first of autograder/answers/NN_slug.py for that
-part) loses exactly that part's points. Every wrong answer is judged at the check level in
-test_wrong_answers.py; here each kind of part goes through the whole path once."""
+"""The grading pipeline end to end, through nbgrader and the sandbox, on four submissions of every
+assignment: the solution gets full marks and runs without an error in any cell; the untouched
+release gets 0; the first right answer of every part (autograder/answers/NN_slug.py), all in one
+notebook, gets full marks; and the first wrong answer of every part, all in one notebook, loses
+every part with, for each, the message the check gives in this process. Every answer is judged at
+the check level in test_wrong_answers.py; here each part goes through the whole path, right and
+wrong, and the sandbox must agree with the notebook."""
 
 import json
 import os
@@ -15,26 +17,28 @@ import pytest
 
 from autograder import batch, course, demo
 from rnnlab.checks import REGISTRY
+from test_wrong_answers import failure
 
 
 def points_of(stem):
     return {c.split(".", 1)[1]: REGISTRY[c].points for c in REGISTRY if c.startswith(stem + ".")}
 
 
-def sample(stem):
-    """{student: (notebook, expected score)}: the solution, the untouched release, one wrong
-    answer per part."""
-    points = points_of(stem)
-    full = sum(points.values())
-    corpus = {"solution": (demo.make_submission(stem, "solution"), full),
-              "untouched": (demo.make_submission(stem, "none"), 0)}
+def first_of_each_part(answers: dict) -> dict:
+    """{part: source of the first answer aimed at it}."""
     first = {}
-    for name, bug in demo.wrong_answers(stem).items():
-        first.setdefault(bug["part"], (name, bug))
-    for part, (name, bug) in sorted(first.items()):
-        corpus[f"wrong_{part}"] = (demo.make_submission(stem, "solution", {bug["part"]: bug["code"]}),
-                                   full - points[part])
-    return corpus
+    for answer in answers.values():
+        first.setdefault(answer["part"], answer["code"])
+    return first
+
+
+def sample(stem):
+    """{student: (notebook, expected score)} of the four submissions (see the module docstring)."""
+    full = sum(points_of(stem).values())
+    return {"solution": (demo.make_submission(stem, "solution"), full),
+            "untouched": (demo.make_submission(stem, "none"), 0),
+            "right_answers": (demo.make_submission(stem, "solution", first_of_each_part(demo.right_answers(stem))), full),
+            "wrong_answers": (demo.make_submission(stem, "solution", first_of_each_part(demo.wrong_answers(stem))), 0)}
 
 
 def with_helpers_in_added_cells():
@@ -84,9 +88,18 @@ def graded(course_copy):
     return {(r["student_id"], r["assignment"]): r for r in rows}, expected, work
 
 
-def test_every_part_has_a_wrong_answer_in_the_sample():
+def test_every_part_is_answered_right_and_wrong_in_the_sample():
     for stem in course.assignments():
-        assert {k for k in sample(stem) if k.startswith("wrong_")} == {f"wrong_{p}" for p in points_of(stem)}
+        assert set(first_of_each_part(demo.right_answers(stem))) == set(points_of(stem))
+        assert set(first_of_each_part(demo.wrong_answers(stem))) == set(points_of(stem))
+
+
+def test_the_sandbox_gives_each_wrong_part_the_message_the_notebook_gives(graded):
+    for stem in course.assignments():
+        verdicts = json.loads((graded[2] / "autograded" / "wrong_answers" / stem / "verdicts.json").read_text())
+        names = demo.namespace(stem, first_of_each_part(demo.wrong_answers(stem)))
+        for part, verdict in verdicts["parts"].items():
+            assert verdict["message"] == failure(stem, part, names), f"{stem}.{part}"
 
 
 def test_every_submission_gets_exactly_its_expected_score(graded):
