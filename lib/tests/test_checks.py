@@ -130,7 +130,7 @@ def test_plain_data_round_trips_through_the_wire():
              "x": [1, 2.5, "s", None, np.float64(3.0)], "arr": np.eye(2, dtype=np.int32)}
     text, blob = to_wire(describe(value))
     back = restore(from_wire(text, blob))
-    assert back["counts"] == {("a", "b"): 2}
+    assert back["counts"] == {("a", "b"): 2} and type(back["counts"]) is Counter
     assert torch.equal(back["t"], value["t"]) and back["t"].dtype == torch.float32
     assert back["x"] == [1, 2.5, "s", None, 3.0]
     assert back["arr"].dtype == np.int32 and (back["arr"] == np.eye(2)).all()
