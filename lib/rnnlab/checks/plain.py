@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,9 @@ class Opaque:
 
 
 def restore(desc: dict) -> Any:
-    """The Python value a description stands for, built by trusted code from plain data."""
+    """The Python value a description stands for, built by trusted code from plain data. A
+    Counter is rebuilt as a Counter (where a missing key counts 0, as a case's inputs must keep
+    the type the notebook documents); every other mapping as a dict."""
     name = desc["type"]
     if "value" in desc:
         value = desc["value"]
@@ -119,7 +122,8 @@ def restore(desc: dict) -> Any:
             return tensor.to(dtype)
         return array.astype(desc["dtype"], copy=True)
     if desc.get("kind") == "mapping":
-        return {_hashable(restore(k)): restore(v) for k, v in desc["items"]}
+        items = {_hashable(restore(k)): restore(v) for k, v in desc["items"]}
+        return Counter(items) if name == "collections.Counter" else items
     if desc.get("kind") == "sequence":
         items = [restore(x) for x in desc["items"]]
         return tuple(items) if name == "tuple" else items
