@@ -1,15 +1,18 @@
 """Every answer of autograder/answers/NN_slug.py judged at the check level, in this process: each
 wrong answer fails its part's check (some case, visible or hidden) and leaves every other part
 passing; each right answer, written differently from the solution, passes every case of its
-part. (A sample of them also goes through the sandbox in test_grading.py.) Parts whose check
-allows more than 10 s per case (training) are only run for the answers aimed at them."""
+part. (A sample of them also goes through the sandbox in test_grading.py.) Another part is judged
+again only when the wrong answer's cell binds a name that part's function reads (directly or
+through the functions it calls); otherwise that part runs exactly the solution's code, which
+test_grading.py grades in full."""
+
+import ast
+import types
 
 import pytest
 
 from autograder import course, demo
 from rnnlab.checks import REGISTRY
-
-SLOW_S = 10.0
 
 
 def parts_of(stem):
@@ -35,12 +38,43 @@ def answers(kind):
     return out
 
 
+def globals_read(fn, namespace: dict) -> set:
+    """The global names ``fn`` reads, and those of the functions of ``namespace`` it calls."""
+    seen, todo = set(), [fn]
+    while todo:
+        code = getattr(todo.pop(), "__code__", None)
+        stack = [code] if code else []
+        while stack:
+            code = stack.pop()
+            for name in code.co_names:
+                if name not in seen:
+                    seen.add(name)
+                    if isinstance(namespace.get(name), types.FunctionType):
+                        todo.append(namespace[name])
+            stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return seen
+
+
+def bound_names(source: str) -> set:
+    """The names a cell binds at its top level (defs, classes, assignments, imports)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
 @pytest.mark.parametrize("stem, name, answer", answers("wrong"))
 def test_a_wrong_answer_loses_exactly_its_part(stem, name, answer):
     names = demo.namespace(stem, {answer["part"]: answer["code"]})
     assert failure(stem, answer["part"], names), f"{name}: the check of {answer['part']} passed it"
+    rebound = bound_names(answer["code"])
     for part in parts_of(stem):
-        if part != answer["part"] and REGISTRY[f"{stem}.{part}"].time_limit <= SLOW_S:
+        if part != answer["part"] and globals_read(names[part], names) & rebound:
             assert failure(stem, part, names) is None, f"{name} also broke {part}"
 
 
