@@ -106,7 +106,7 @@ def scalar_rnn_backward(dy: Tensor, cache: dict):
     dx = dz * u                                               # x̄_t = z̄_t u
     du = (dz * x).sum()                                       # ū = Σ_t z̄_t x_t
     dv = (dr * h).sum()                                       # v̄ = Σ_t r̄_t h_t
-    dw = (dz * h_prev).sum()                                  # w̄ = Σ_t z̄_{t+1} h_t
+    dw = (dz * h_prev).sum()                    # w̄ = Σ_t z̄_{t+1} h_t = Σ_t z̄_t h_{t-1}
     return du, dv, dw, dx
 
 
