@@ -254,6 +254,54 @@ def default_probe(student_fn: Callable, inputs: tuple, seconds: float) -> ProbeR
     return {"error": problem} if problem else {"answer": describe(got)}
 
 
+class AutogradForbidden(RuntimeError):
+    """Raised when a part that must be derived by hand calls autograd's backward pass."""
+
+
+@contextmanager
+def autograd_forbidden(reason: str):
+    """Autograd switched off while the block runs, for parts whose gradients must be derived by
+    hand: the block runs under ``torch.no_grad()``, and ``Tensor.backward``,
+    ``torch.autograd.backward``, ``torch.autograd.grad`` and the engine behind them (so also a
+    ``grad`` imported earlier under another name, ``torch.autograd.functional`` and
+    ``torch.func``) raise ``AutogradForbidden`` with ``reason``, the sentence that tells the
+    student what to do instead. Everything is restored afterwards. Wrap the call of the
+    student's function, and nothing else, in it (in the notebook and in the grading sandbox
+    alike: the probe runs it)."""
+    import torch
+    from torch.autograd.variable import Variable
+
+    def refuse(what):
+        def refused(*args, **kwargs):
+            raise AutogradForbidden(f"{what} is switched off here: {reason}")
+        return refused
+
+    class RefusingEngine:
+        """The autograd engine with its backward pass refused; everything else passed on."""
+
+        def __init__(self, engine):
+            self._engine = engine
+
+        def __getattr__(self, name):
+            return getattr(self._engine, name)
+
+        run_backward = staticmethod(refuse("autograd's backward pass"))
+
+    patched = [(torch.Tensor, "backward", refuse("Tensor.backward()")),
+               (torch.autograd, "backward", refuse("torch.autograd.backward")),
+               (torch.autograd, "grad", refuse("torch.autograd.grad")),
+               (Variable, "_execution_engine", RefusingEngine(Variable._execution_engine))]
+    saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in patched]
+    try:
+        for owner, name, replacement in patched:
+            setattr(owner, name, replacement)
+        with torch.no_grad():
+            yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
 def _library_folders() -> tuple:
     """Where code that is not the student's lives: the Python installation, the venv, rnnlab."""
     import sys
