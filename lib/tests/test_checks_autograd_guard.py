@@ -1,13 +1,15 @@
-"""rnnlab.checks.framework.autograd_forbidden: inside it every way into autograd's backward pass
-(Tensor.backward, torch.autograd.grad, a grad imported earlier, torch.func, functional
-jacobians, even after re-enabling grad mode) raises AutogradForbidden with the given sentence,
-reported by call_student at the student's line; afterwards autograd works as before."""
+"""rnnlab.checks.framework.autograd_forbidden and switched_off. Inside autograd_forbidden every
+way into autograd's backward pass (Tensor.backward, torch.autograd.grad, a grad imported
+earlier, torch.func, functional jacobians, even after re-enabling grad mode) raises
+AutogradForbidden with the given sentence, reported by call_student at the student's line;
+inside switched_off the named library functions raise SwitchedOff; afterwards both work as
+before."""
 
 import pytest
 import torch
 from torch.autograd import grad as imported_grad
 
-from rnnlab.checks.framework import AutogradForbidden, autograd_forbidden, call_student
+from rnnlab.checks.framework import AutogradForbidden, SwitchedOff, autograd_forbidden, call_student, switched_off
 
 
 def square_sum(a):
@@ -56,3 +58,12 @@ def test_forward_computations_still_run_without_a_graph():
     with autograd_forbidden("by hand"):
         out = torch.tanh(torch.ones(2, 3) @ w)
     assert not out.requires_grad and out.shape == (2, 3)
+
+
+def test_switched_off_library_functions_raise_and_come_back():
+    p = torch.nn.Parameter(torch.zeros(2))
+    p.grad = torch.tensor([3.0, 4.0])
+    with switched_off([(torch.nn.utils, "clip_grad_norm_"), (torch.nn.utils, "no_such_function")], "write it yourself"):
+        with pytest.raises(SwitchedOff, match=r"torch\.nn\.utils\.clip_grad_norm_ is switched off here: write it yourself"):
+            torch.nn.utils.clip_grad_norm_([p], 1.0)
+    assert float(torch.nn.utils.clip_grad_norm_([p], 1.0)) == 5.0
