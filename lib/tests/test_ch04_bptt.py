@@ -1,18 +1,22 @@
 """The checks of assignment 04 (rnnlab/checks/ch04_bptt.py): rnnlab's references pass every
-case; the backward parts refuse autograd with a sentence saying they are derived by hand; a
-wrong backward pass is located in time (how many steps back from where the loss enters it goes
-wrong) and a transposed weight gradient is named by its shape; every known mistake the checks
-replay is what they say it is (with no mistake it is the reference) and is named when a student
-makes it; torch's clipping is switched off for clip_grad_norm."""
+case; the backward parts refuse autograd with a sentence saying they are derived by hand (the
+probe as the grading sandbox runs it too); a wrong backward pass is located in time (how many
+steps back from where the loss enters it goes wrong) and a transposed weight gradient is named
+by its shape; every known mistake the checks replay is what they say it is (with no mistake it
+is the reference) and is named when a student makes it; torch's clipping is switched off for
+clip_grad_norm."""
 
+import inspect
 import re
+import types
 
 import pytest
 import torch
 
 from rnnlab import bptt, clipping, tbptt
-from rnnlab.checks import REGISTRY, CheckFailed, check
+from rnnlab.checks import REGISTRY, CheckFailed, check, sandbox_copy
 from rnnlab.checks import ch04_bptt as ch04
+from rnnlab.checks.plain import plain_inputs
 
 REFERENCES = {"scalar_rnn_backward": bptt.scalar_rnn_backward, "rnn_step_backward": bptt.rnn_step_backward,
               "rnn_backward": bptt.rnn_backward, "numerical_gradient": bptt.numerical_gradient,
@@ -280,3 +284,14 @@ def test_the_checks_leave_the_global_random_state_alone():
     before = torch.random.get_rng_state()
     check("04_bptt.train_truncated", tbptt.train_truncated)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_the_probe_as_the_grading_sandbox_has_it_refuses_autograd_too():
+    """The probe, from the reduced copy of this checks module that the sandbox runs, refuses
+    autograd with the same sentence."""
+    module = types.ModuleType("rnnlab.checks._ch04_as_sandboxed")
+    module.__package__ = "rnnlab.checks"
+    exec(compile(sandbox_copy(inspect.getsource(ch04)), "<sandbox copy>", "exec"), module.__dict__)
+    case = REGISTRY["04_bptt.rnn_backward"].cases(False)[0]
+    result = module._probe_by_hand(rnn_by_functional_vjp, plain_inputs(case.args), 10.0)
+    assert "switched off here: this part is derived by hand" in result["error"]

@@ -172,6 +172,8 @@ def _shape(dims: tuple, shape: tuple) -> str:
 def _shape_hint(name: str, shape: tuple, wanted: tuple, expected: tuple, layout: dict) -> str:
     of = layout["of"].get(name)
     other = next((n for n, e in zip(layout["names"], expected) if n != name and tuple(e.shape) == shape), None)
+    if not wanted and math.prod(shape) == 1:
+        return ": .sum() returns a 0-d tensor, and .reshape(()) makes one of a single number"
     if of and len(wanted) == 2 and shape == wanted[::-1]:
         return f": that is the shape of {of}^T; a gradient has the shape of what it is the gradient of, {of}"
     if len(shape) == len(wanted) + 1 and shape[1:] == wanted:
@@ -186,8 +188,8 @@ def _shape_hint(name: str, shape: tuple, wanted: tuple, expected: tuple, layout:
 
 
 def _first_wrong(expected: tuple, got: tuple, layout: dict) -> dict:
-    """Where one answer is wrong: the per-step output's latest wrong step, whether the
-    initial state's gradient is wrong, which other outputs are wrong."""
+    """Where one answer is wrong: the latest step at which its per-step output (dx, x_bar) is
+    wrong ("step", None if none), and the names of the outputs that are wrong ("wrong")."""
     per_step = layout.get("per_step")
     verdict = {"step": None, "wrong": [n for n, e, g in zip(layout["names"], expected, got) if not _close(e, g)]}
     if per_step is not None:
@@ -215,7 +217,7 @@ def _locate(case: Case, result: dict, reference, layout: dict) -> Optional[str]:
         if "answer" not in record:
             continue
         expected = reference(_only_at(upstream, step), cache)
-        got, problem = _read_gradients(record["answer"], expected, layout)
+        got, _ = _read_gradients(record["answer"], expected, layout)
         if got is not None:
             verdicts[step] = _first_wrong(expected, got, layout)
     last = T - 1
@@ -239,7 +241,8 @@ def _locate(case: Case, result: dict, reference, layout: dict) -> Optional[str]:
             why = (layout["carry"] + " is missing or wrong" if lag == 1 else
                    f"what is carried back from a step to the one before is right for {_steps_back(lag - 1)}, then "
                    f"wrong: check {layout['carry']} at every step")
-            return f"{intro}your {seq} is right at {right} but wrong {_steps_back(lag)} earlier, at {seq}[:, {t}]: {why}"
+            return (f"{intro}your {seq} is right at {right} but wrong {_steps_back(lag)} earlier, at "
+                    f"{seq}[:, {t}]: {why}")
         name = verdict["wrong"][0]
         first = verdicts.get(0)
         if step == last and last > 0 and first is not None and name not in first["wrong"]:
@@ -313,7 +316,8 @@ SCALAR = {
         "no_recurrence": "matches BPTT without the recurrent term: h_bar_t = r_bar_t v + z_bar_{t+1} w, "
                          "the second term being what step t+1 sends back",
         "phi_of_preactivation": "matches phi' computed as 1 - tanh(h_t)^2 and 1 - tanh(y_t)^2: the cache holds the "
-                                "outputs h_t = tanh(z_t) and y_t = tanh(r_t), so phi'(z_t) = 1 - h_t^2, phi'(r_t) = 1 - y_t^2",
+                                "outputs h_t = tanh(z_t) and y_t = tanh(r_t), so phi'(z_t) = 1 - h_t^2, "
+                                "phi'(r_t) = 1 - y_t^2",
         "sums_from_last_step": "matches u_bar, v_bar and w_bar taken from the last step only: u, v and w are used at "
                                "every step, so their gradients are sums over all the steps",
         "w_with_h_t": "matches w_bar = sum of z_bar_t h_t: z_t = u x_t + w h_{t-1} reads the previous state, so "
@@ -1111,14 +1115,15 @@ def _judge_norms(case: Case, result: dict) -> Optional[str]:
                 "graph. Pass retain_graph=True")
     if result["left_grads"]:
         return (f"your norms are right, but your function left gradients in the .grad of "
-                f"{_named(result['left_grads'])} (a backward pass accumulates them there): use torch.autograd.grad(loss, states, ...), which returns the gradients "
-                "without accumulating any")
+                f"{_named(result['left_grads'])} (a backward pass accumulates them there): use "
+                "torch.autograd.grad(loss, states, ...), which returns the gradients without accumulating any")
     return None
 
 
 def _norms_case(label: str, seed: int, B: int, T: int, I: int, H: int, scale: float = 0.5, loss_at=None):
     x, h0, W_xh, W_hh, b = _rnn_problem(seed, B, T, I, H, scale)
-    return Case(label, (x, h0, W_xh, W_hh, b, _randn(seed + 5, B, T, H), list(range(T)) if loss_at is None else loss_at))
+    steps = list(range(T)) if loss_at is None else loss_at
+    return Case(label, (x, h0, W_xh, W_hh, b, _randn(seed + 5, B, T, H), steps))
 
 
 register(Check(
