@@ -14,6 +14,8 @@ One module per concept:
 - ``rnnlab.handwired`` the lecture's summation, comparison and parity RNNs with weights set by hand
 - ``rnnlab.sampling`` temperature sampling and generation from a neural language model
 - ``rnnlab.bptt``    backpropagation through time by hand, and a finite-difference gradient checker
+- ``rnnlab.tbptt``   truncated BPTT written out: carry the state across chunks, detach it
+- ``rnnlab.clipping`` gradient clipping by the global norm, written out
 - ``rnnlab.embeddings`` one-hot vectors, the embedding lookup as a matrix product, nearest neighbours, 2-D projection
 - ``rnnlab.window_lm`` the window LM written out: context windows with <s> padding, forward pass, cross-entropy, training, LanguageModel adapter
 - ``rnnlab.models``  the window LM of Bengio et al. 2003, RNNLM, tagger and classifier heads

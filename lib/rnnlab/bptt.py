@@ -2,107 +2,112 @@ r"""Backpropagation through time by hand (no autograd), and a finite-difference 
 
 Chapter 04 derives BPTT on two models and checks the derivation numerically:
 
-- the lecture's *scalar* RNN, one number per step (``B`` sequences in parallel):
+- the lecture's *scalar* RNN, one number per step (``B`` sequences in parallel, :math:`\phi =
+  \tanh`):
 
   .. math::
       z_t = u x_t + w h_{t-1}, \quad h_t = \phi(z_t), \quad r_t = v h_t, \quad y_t = \phi(r_t)
 
-- the vanilla tanh RNN of width H (d2l / CS231n notation, ``x @ W``, not torch's ``W @ x``):
+- the vanilla tanh RNN of width H, in CS231n's and d2l's layout (row vectors times matrices,
+  ``x @ W``, one bias):
 
   .. math::
-      a_t = x_t W_{xh} + h_{t-1} W_{hh} + b_h, \qquad h_t = \tanh(a_t)
+      a_t = x_t W_{xh} + h_{t-1} W_{hh} + b, \qquad h_t = \tanh(a_t)
 
-  (torch.nn.RNN stores ``weight_ih_l0`` = W_xh^T and ``weight_hh_l0`` = W_hh^T.)
+  with W_xh (I, H), W_hh (H, H), b (H,). torch.nn.RNN holds the same model as
+  ``weight_ih_l0`` = W_xh^T (H, I), ``weight_hh_l0`` = W_hh^T and ``bias_ih_l0 + bias_hh_l0`` = b.
 
 Forward functions return ``(output, cache)`` and backward functions take ``(upstream
-gradient, cache)``, as in CS231n. Every function is batch-first: sequences are (B, T, ...).
-The backward passes return a dict of gradients keyed by the names of the forward arguments,
-plus ``"h"``: the *total* gradient :math:`\partial L / \partial h_t` for every t (the loss at
-step t and everything after it), whose norm over t shows vanishing and exploding gradients.
+gradient, cache)``, as in CS231n; the backward passes return a tuple of gradients. Every
+function is batch-first: sequences are (B, T, ...). Bars are the lecture's notation for the
+derivative of the loss, :math:`\bar a = \partial L / \partial a`, and always mean the *total*
+derivative: for a hidden state, the loss at its own step *and* everything after it.
 
-``check_gradients`` compares analytic gradients with central finite differences in float64
-and reports, for every named tensor, the largest relative error as CS231n defines it,
-:math:`|a - n| / \max(10^{-8}, |a| + |n|)`, and where it occurs.
+``gradient_norms`` measures :math:`\lVert \partial L / \partial h_t \rVert` for every step (the
+plot of vanishing and exploding gradients), ``saved_tensor_bytes`` the memory an autograd graph
+holds for its backward pass. ``numerical_gradient`` and ``relative_error`` are
+CS231n's finite-difference check; ``check_gradients`` runs it on several named tensors and
+reports the worst one and where it is.
+
+Not here: truncated BPTT (``rnnlab.tbptt``), gradient clipping (``rnnlab.clipping``), the
+recurrent layers used for training (``rnnlab.layers``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
-
-# phi and its derivative written in terms of phi's *output* y = phi(z), as the lecture does.
-ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
-    "tanh": (torch.tanh, lambda y: 1 - y * y),
-    "sigmoid": (torch.sigmoid, lambda y: y * (1 - y)),
-    "identity": (lambda z: z, torch.ones_like),
-}
-
 
 # ---------------------------------------------------------------------------------------------
 # The scalar RNN of the lecture
 # ---------------------------------------------------------------------------------------------
 
 
-def scalar_rnn_forward(x: Tensor, u, w, v, h0=0.0, phi: str = "tanh"):
-    r"""Run :math:`z_t = u x_t + w h_{t-1},\ h_t = \phi(z_t),\ r_t = v h_t,\ y_t = \phi(r_t)`.
+def scalar_rnn_forward(x: Tensor, u, w, v, h0=0.0):
+    r"""The lecture's scalar RNN over B sequences of T numbers, with :math:`\phi = \tanh`:
 
-    x: (B, T) inputs; u, w, v: scalars (floats or 0-d tensors); h0: scalar or (B,) initial
-    state; phi: a name in ``ACTIVATIONS``. Returns y (B, T) and the cache for the backward."""
-    act, _ = ACTIVATIONS[phi]
+    .. math::
+        z_t &= u x_t + w h_{t-1} \\
+        h_t &= \phi(z_t) \\
+        r_t &= v h_t \\
+        y_t &= \phi(r_t)
+
+    x (B, T); u, w, v: numbers (floats or 0-d tensors); h0: a number or (B,), the state before
+    the first step. Returns y (B, T) and the cache that ``scalar_rnn_backward`` reads, a dict
+    with x (B, T), u, w, v (0-d tensors), h0 (B,), h (B, T) and y (B, T)."""
     u, w, v = (torch.as_tensor(p, dtype=x.dtype) for p in (u, w, v))
-    h_prev = torch.as_tensor(h0, dtype=x.dtype).expand(x.shape[0])
-    hs, ys = [], []
+    h0 = torch.as_tensor(h0, dtype=x.dtype).expand(x.shape[0])
+    h_prev, hs, ys = h0, [], []
     for x_t in x.unbind(1):
         z_t = u * x_t + w * h_prev
-        h_t = act(z_t)
+        h_t = torch.tanh(z_t)
         r_t = v * h_t
-        y_t = act(r_t)
+        y_t = torch.tanh(r_t)
         hs.append(h_t)
         ys.append(y_t)
         h_prev = h_t
     h, y = torch.stack(hs, 1), torch.stack(ys, 1)
-    cache = dict(x=x, u=u, w=w, v=v, h0=torch.as_tensor(h0, dtype=x.dtype), h=h, y=y, phi=phi)
-    return y, cache
+    return y, dict(x=x, u=u, w=w, v=v, h0=h0, h=h, y=y)
 
 
-def scalar_rnn_backward(dy: Tensor, cache: dict) -> dict[str, Tensor]:
-    r"""BPTT through the scalar RNN, from :math:`\partial L/\partial y_t` (dy, shape (B, T)).
-
-    Going backwards in time, with :math:`\delta_t = \partial L / \partial h_t` (total):
+def scalar_rnn_backward(dy: Tensor, cache: dict):
+    r"""BPTT through the scalar RNN, in the lecture's bar notation (:math:`\bar a = \partial L /
+    \partial a`, a total derivative), with :math:`\phi'` written through :math:`\phi`'s output:
 
     .. math::
-        \begin{array}{ll}
-        \bar r_t = \bar y_t \, \phi'(r_t), \quad \bar v \mathrel{+}= \bar r_t h_t \\
-        \delta_t = \bar r_t v + \bar z_{t+1} w \\
-        \bar z_t = \delta_t \, \phi'(z_t), \quad \bar u \mathrel{+}= \bar z_t x_t, \quad
-        \bar w \mathrel{+}= \bar z_t h_{t-1}, \quad \bar x_t = \bar z_t u
-        \end{array}
+        \bar r_t &= \bar y_t \, \phi'(r_t), \qquad \phi'(r_t) = 1 - y_t^2 \\
+        \bar h_t &= \bar r_t v + \bar z_{t+1} w \qquad (\bar z_{T+1} = 0) \\
+        \bar z_t &= \bar h_t \, \phi'(z_t), \qquad \phi'(z_t) = 1 - h_t^2 \\
+        \bar x_t &= \bar z_t u \\
+        \bar u &= \textstyle\sum_t \bar z_t x_t \\
+        \bar v &= \textstyle\sum_t \bar r_t h_t \\
+        \bar w &= \textstyle\sum_t \bar z_{t+1} h_t \qquad (t = 0 \dots T-1, \text{ with } h_0)
 
-    Returns a dict: ``u``, ``w``, ``v`` (0-d, summed over the batch), ``h0`` (the gradient of
-    the initial state, 0-d if it was a scalar, else (B,)), ``x`` (B, T) and ``h`` (B, T), the
-    total gradient of every hidden state."""
-    _, d_act = ACTIVATIONS[cache["phi"]]
-    x, u, w, v, h, y = (cache[k] for k in ("x", "u", "w", "v", "h", "y"))
-    B, T = x.shape
-    h_prev = torch.cat([cache["h0"].expand(B).unsqueeze(1), h[:, :-1]], 1)   # h_{t-1}, every t
-    du, dw, dv = (torch.zeros((), dtype=x.dtype) for _ in range(3))
-    dx, dh = torch.zeros_like(x), torch.zeros_like(x)
-    dz_next = torch.zeros(B, dtype=x.dtype)                           # dL/dz_{t+1}
-    for t in reversed(range(T)):
-        dr = dy[:, t] * d_act(y[:, t])                                # through y_t = phi(r_t)
-        dv = dv + (dr * h[:, t]).sum()
-        dh[:, t] = dr * v + dz_next * w                               # now and through the future
-        dz = dh[:, t] * d_act(h[:, t])                                # through h_t = phi(z_t)
-        du = du + (dz * x[:, t]).sum()
-        dw = dw + (dz * h_prev[:, t]).sum()
-        dx[:, t] = dz * u
-        dz_next = dz
-    dh0 = dz_next * w
-    dh0 = dh0.sum() if cache["h0"].dim() == 0 else dh0
-    return dict(u=du, w=dw, v=dv, h0=dh0, x=dx, h=dh)
+    Only :math:`\bar h_t` is a recursion (it needs :math:`\bar z_{t+1}`, so it runs backwards
+    in time); everything else is computed for all steps at once. u, v and w are used at every
+    step, so their gradients are *sums over time* (and over the batch).
+
+    dy (B, T): :math:`\bar y_t = \partial L / \partial y_t`, the loss's gradient with respect to
+    every output (for :math:`L = \frac12 \sum_t (y_t - y^*_t)^2` it is ``y - target``);
+    cache: from ``scalar_rnn_forward``.
+    Returns (u_bar, v_bar, w_bar, x_bar): three 0-d tensors and x_bar (B, T)."""
+    x, u, w, v, h0, h, y = (cache[k] for k in ("x", "u", "w", "v", "h0", "h", "y"))
+    dr = dy * (1 - y * y)                                     # r̄_t = ȳ_t φ'(r_t), every t
+    dz = torch.zeros_like(h)                                  # z̄_t, filled backwards in time
+    dz_next = torch.zeros_like(h0)                            # z̄_{T+1} = 0
+    for t in reversed(range(x.shape[1])):
+        dh_t = dr[:, t] * v + dz_next * w                     # h̄_t = r̄_t v + z̄_{t+1} w
+        dz[:, t] = dh_t * (1 - h[:, t] * h[:, t])             # z̄_t = h̄_t φ'(z_t)
+        dz_next = dz[:, t]
+    h_prev = torch.cat([h0.unsqueeze(1), h[:, :-1]], 1)       # h_{t-1} for every t, (B, T)
+    dx = dz * u                                               # x̄_t = z̄_t u
+    du = (dz * x).sum()                                       # ū = Σ_t z̄_t x_t
+    dv = (dr * h).sum()                                       # v̄ = Σ_t r̄_t h_t
+    dw = (dz * h_prev).sum()                    # w̄ = Σ_t z̄_{t+1} h_t = Σ_t z̄_t h_{t-1}
+    return du, dv, dw, dx
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,62 +115,145 @@ def scalar_rnn_backward(dy: Tensor, cache: dict) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------------------------
 
 
-def rnn_step_forward(x_t: Tensor, h_prev: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor):
-    r""":math:`h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b_h)`.
+def rnn_step_forward(x_t: Tensor, h_prev: Tensor, W_xh: Tensor, W_hh: Tensor, b: Tensor):
+    r""":math:`h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b)`.
 
-    x_t (B, D), h_prev (B, H), W_xh (D, H), W_hh (H, H), b_h (H,) -> h_t (B, H), cache."""
-    h_t = torch.tanh(x_t @ W_xh + h_prev @ W_hh + b_h)
+    x_t (B, I), h_prev (B, H), W_xh (I, H), W_hh (H, H), b (H,) -> h_t (B, H) and the cache
+    (x_t, h_prev, W_xh, W_hh, h_t)."""
+    h_t = torch.tanh(x_t @ W_xh + h_prev @ W_hh + b)
     return h_t, (x_t, h_prev, W_xh, W_hh, h_t)
 
 
 def rnn_step_backward(dh_t: Tensor, cache: tuple):
-    r"""One step back: from :math:`\partial L/\partial h_t` (B, H) to the step's inputs.
+    r"""One step of the tanh RNN backwards, from :math:`\bar h_t = \partial L / \partial h_t`
+    (B, H), the total gradient of the step's output, to the gradients of its inputs:
 
     .. math::
-        \bar a_t = \bar h_t \odot (1 - h_t^2), \quad
-        \bar x_t = \bar a_t W_{xh}^T, \quad \bar h_{t-1} = \bar a_t W_{hh}^T, \quad
-        \bar W_{xh} = x_t^T \bar a_t, \quad \bar W_{hh} = h_{t-1}^T \bar a_t, \quad
-        \bar b_h = \textstyle\sum_b \bar a_t
+        \bar a_t &= \bar h_t \odot (1 - h_t^2) \\
+        \bar x_t &= \bar a_t W_{xh}^T \\
+        \bar h_{t-1} &= \bar a_t W_{hh}^T \\
+        \bar W_{xh} &= x_t^T \bar a_t \\
+        \bar W_{hh} &= h_{t-1}^T \bar a_t \\
+        \bar b &= \textstyle\sum_{\text{batch}} \bar a_t
 
-    Returns (dx_t (B, D), dh_prev (B, H), dW_xh (D, H), dW_hh (H, H), db_h (H,))."""
+    cache: (x_t (B, I), h_prev (B, H), W_xh (I, H), W_hh (H, H), h_t (B, H)), as
+    ``rnn_step_forward`` returns it.
+    Returns (dx (B, I), dh_prev (B, H), dW_xh (I, H), dW_hh (H, H), db (H,)): each gradient
+    has the shape of what it is the gradient of."""
     x_t, h_prev, W_xh, W_hh, h_t = cache
-    da = dh_t * (1 - h_t * h_t)                                        # through tanh
-    return da @ W_xh.T, da @ W_hh.T, x_t.T @ da, h_prev.T @ da, da.sum(0)
+    da = dh_t * (1 - h_t * h_t)                               # ā_t = h̄_t ⊙ tanh'(a_t)
+    dx = da @ W_xh.T                                          # x̄_t = ā_t W_xh^T
+    dh_prev = da @ W_hh.T                                     # h̄_{t-1} = ā_t W_hh^T (this step's part)
+    dW_xh = x_t.T @ da                                        # W̄_xh = x_t^T ā_t
+    dW_hh = h_prev.T @ da                                     # W̄_hh = h_{t-1}^T ā_t
+    db = da.sum(0)                                            # b̄ = Σ_batch ā_t
+    return dx, dh_prev, dW_xh, dW_hh, db
 
 
-def rnn_forward(x: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor):
-    """Run the tanh RNN over a batch of sequences.
+def rnn_forward(x: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b: Tensor):
+    r"""Run the tanh RNN over a batch of sequences, :math:`h_t = \tanh(x_t W_{xh} + b +
+    h_{t-1} W_{hh})` for t = 1..T.
 
-    x (B, T, D), h0 (B, H), W_xh (D, H), W_hh (H, H), b_h (H,) -> h (B, T, H), cache."""
-    h_prev, hs, caches = h0, [], []
-    for x_t in x.unbind(1):
-        h_prev, step_cache = rnn_step_forward(x_t, h_prev, W_xh, W_hh, b_h)
+    x (B, T, I), h0 (B, H), W_xh (I, H), W_hh (H, H), b (H,) -> h (B, T, H), every step's
+    state, and the cache (x, h0, W_xh, W_hh, h) that ``rnn_backward`` reads: everything the
+    backward pass needs, which is every step's state (memory linear in T)."""
+    xw = x @ W_xh + b                                         # x_t W_xh + b, all steps in one product
+    h_prev, hs = h0, []
+    for xw_t in xw.unbind(1):
+        h_prev = torch.tanh(torch.addmm(xw_t, h_prev, W_hh))  # h_t = tanh(x_t W_xh + b + h_{t-1} W_hh)
         hs.append(h_prev)
-        caches.append(step_cache)
-    return torch.stack(hs, 1), caches
+    h = torch.stack(hs, 1)
+    return h, (x, h0, W_xh, W_hh, h)
 
 
-def rnn_backward(dh_out: Tensor, cache: list) -> dict[str, Tensor]:
-    r"""BPTT through the tanh RNN.
+def rnn_backward(dh: Tensor, cache: tuple):
+    r"""BPTT through the tanh RNN over a whole sequence.
 
-    dh_out (B, T, H) is the gradient the loss sends to each :math:`h_t` *directly* (e.g. from
-    an output layer at step t). Going backwards, the total gradient of :math:`h_t` adds what
-    flows back from step t+1:
-    :math:`\partial L/\partial h_t = \text{dh\_out}_t + \bar a_{t+1} W_{hh}^T`.
+    dh (B, T, H) is the gradient the loss sends to each :math:`h_t` *directly* (from an output
+    layer at step t: the partial derivative). Going backwards, the total gradient of
+    :math:`h_t` adds what flows back from step t+1, and the weights' gradients are sums over
+    time:
 
-    Returns a dict: ``x`` (B, T, D), ``h0`` (B, H), ``W_xh`` (D, H), ``W_hh`` (H, H),
-    ``b_h`` (H,) and ``h`` (B, T, H), the total :math:`\partial L/\partial h_t` for every t."""
-    x0, h0, W_xh, W_hh, _ = cache[0]
-    dx = torch.zeros(dh_out.shape[0], len(cache), x0.shape[1], dtype=dh_out.dtype)
-    dh = torch.zeros_like(dh_out)
-    dW_xh, dW_hh = torch.zeros_like(W_xh), torch.zeros_like(W_hh)
-    db_h = torch.zeros(W_hh.shape[0], dtype=dh_out.dtype)
-    dh_from_future = torch.zeros_like(h0)
-    for t in reversed(range(len(cache))):
-        dh[:, t] = dh_out[:, t] + dh_from_future
-        dx[:, t], dh_from_future, dW_xh_t, dW_hh_t, db_t = rnn_step_backward(dh[:, t], cache[t])
-        dW_xh, dW_hh, db_h = dW_xh + dW_xh_t, dW_hh + dW_hh_t, db_h + db_t
-    return dict(x=dx, h0=dh_from_future, W_xh=dW_xh, W_hh=dW_hh, b_h=db_h, h=dh)
+    .. math::
+        \bar h_t &= \text{dh}_t + \bar a_{t+1} W_{hh}^T \qquad (\bar a_{T+1} = 0) \\
+        \bar a_t &= \bar h_t \odot (1 - h_t^2) \\
+        \bar x_t &= \bar a_t W_{xh}^T \\
+        \bar h_0 &= \bar a_1 W_{hh}^T \\
+        \bar W_{xh} &= \textstyle\sum_t x_t^T \bar a_t \\
+        \bar W_{hh} &= \textstyle\sum_t h_{t-1}^T \bar a_t \\
+        \bar b &= \textstyle\sum_t \sum_{\text{batch}} \bar a_t
+
+    Only the first two lines are a recursion; the loop runs them (one matrix product per step)
+    and keeps every :math:`\bar a_t`. A sum over time of products :math:`x_t^T \bar a_t` is a
+    single product over all (batch, time) rows, so the weights' gradients are one matrix
+    product each, after the loop.
+
+    cache: (x (B, T, I), h0 (B, H), W_xh (I, H), W_hh (H, H), h (B, T, H)) from ``rnn_forward``.
+    Returns (dx (B, T, I), dh0 (B, H), dW_xh (I, H), dW_hh (H, H), db (H,))."""
+    x, h0, W_xh, W_hh, h = cache
+    dtanh = 1 - h * h                                         # tanh'(a_t) for every t, (B, T, H)
+    da = torch.empty_like(h)                                  # ā_t, filled backwards in time
+    dh_next = torch.zeros_like(h0)                            # ā_{t+1} W_hh^T: nothing after step T
+    for t in reversed(range(x.shape[1])):
+        da[:, t] = (dh[:, t] + dh_next) * dtanh[:, t]         # ā_t = (dh_t + ā_{t+1} W_hh^T) ⊙ tanh'
+        dh_next = da[:, t] @ W_hh.T                           # what h_{t-1} receives through a_t
+    h_prev = torch.cat([h0.unsqueeze(1), h[:, :-1]], 1)       # h_{t-1} for every t, (B, T, H)
+    rows = da.flatten(0, 1)                                   # ā_t of every (batch, time) row
+    dx = da @ W_xh.T                                          # x̄_t = ā_t W_xh^T
+    dW_xh = x.flatten(0, 1).T @ rows                          # Σ_t x_t^T ā_t
+    dW_hh = h_prev.flatten(0, 1).T @ rows                     # Σ_t h_{t-1}^T ā_t
+    db = rows.sum(0)                                          # Σ_t Σ_batch ā_t
+    return dx, dh_next, dW_xh, dW_hh, db
+
+
+# ---------------------------------------------------------------------------------------------
+# How large the gradient of each state is, and how much memory the graph holds
+# ---------------------------------------------------------------------------------------------
+
+
+def gradient_norms(loss: Tensor, states: Sequence[Tensor]) -> Tensor:
+    r""":math:`\lVert \partial L / \partial h_t \rVert` for t = 1..T, the norm of the *total*
+    derivative of the loss with respect to every hidden state (what vanishes or explodes).
+
+    loss: a 0-d tensor; states: the T hidden states h_1..h_T (each (B, H), or any shape), the
+    very tensors the recurrence read at the next step, so that the gradient of h_t collects
+    the loss at step t *and* everything after it. (A tensor stacked from them afterwards,
+    such as an RNN layer's output (B, T, H), only receives each step's direct gradient.)
+    A state the loss does not depend on gets norm 0. The graph is kept, so the caller can
+    still call ``loss.backward()``.
+    Returns (T,): the 2-norm of each :math:`\partial L / \partial h_t` over all its elements
+    (batch and hidden units together)."""
+    grads = torch.autograd.grad(loss, list(states), retain_graph=True, allow_unused=True,
+                                materialize_grads=True)
+    return torch.stack([torch.linalg.vector_norm(g) for g in grads])
+
+
+def saved_tensor_bytes(output: Tensor) -> int:
+    """Bytes of the distinct tensors autograd keeps in order to backpropagate from ``output``:
+    what every node of the graph behind ``output.grad_fn`` saved for its backward pass (the
+    activations, and also the weights and inputs those nodes saved), each storage counted
+    once; 0 when ``output`` has no graph. Full BPTT keeps every step's, so this grows
+    linearly with the number of steps behind ``output``."""
+    storages: dict[int, int] = {}
+    nodes, seen = [output.grad_fn], set()
+    while nodes:
+        node = nodes.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        for name in dir(node):
+            if not name.startswith("_saved_"):
+                continue
+            try:
+                saved = getattr(node, name)
+            except RuntimeError:                      # freed by a backward pass
+                continue
+            for tensor in saved if isinstance(saved, (tuple, list)) else (saved,):
+                if isinstance(tensor, Tensor):
+                    storage = tensor.untyped_storage()
+                    storages[storage.data_ptr()] = storage.nbytes()
+        nodes.extend(next_node for next_node, _ in node.next_functions)
+    return sum(storages.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,33 +261,50 @@ def rnn_backward(dh_out: Tensor, cache: list) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------------------------
 
 
-def relative_error(a: Tensor, b: Tensor) -> Tensor:
-    """CS231n's elementwise relative error |a - b| / max(1e-8, |a| + |b|) (same shape as a)."""
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    return (a - b).abs() / ((a.abs() + b.abs()).clamp_min(1e-8))
+def numerical_gradient(f: Callable[[Tensor], Tensor | float], x: Tensor, eps: float = 1e-6) -> Tensor:
+    r"""The gradient of a scalar function f at x by centred differences, element by element:
 
+    .. math::
+        \frac{\partial f}{\partial x_i} \approx \frac{f(x + \epsilon e_i) - f(x - \epsilon e_i)}{2 \epsilon}
 
-def numerical_gradients(loss_fn: Callable[..., Tensor | float], inputs: dict[str, Tensor],
-                        eps: float = 1e-6) -> dict[str, Tensor]:
-    r"""Central differences :math:`(L(\theta + \epsilon e_i) - L(\theta - \epsilon e_i)) / 2\epsilon`
-    of ``loss_fn(**inputs)`` (a scalar) for every element of every tensor in ``inputs``.
-    The tensors are perturbed in place and restored; use float64 so that eps=1e-6 is exact
-    enough (the error is about eps^2 plus rounding / eps)."""
-    grads = {}
+    f: called as ``f(x)``, returns a number (a float or a 0-d tensor); x: a float64 tensor of
+    any shape, changed in place one element at a time and restored before returning (so f may
+    also read x from elsewhere, e.g. a model's parameter). The error is about
+    :math:`\epsilon^2` (truncation) plus :math:`10^{-16} |f| / \epsilon` (rounding): in float64
+    with :math:`\epsilon = 10^{-6}` about :math:`10^{-10}`, in float32 rounding alone would be
+    about :math:`10^{-1}` (hence float64 only). Returns a float64 tensor of x's shape."""
+    if x.dtype != torch.float64:
+        raise TypeError(f"numerical gradients need a float64 tensor, got {x.dtype}")
+    grad = torch.zeros_like(x)
     with torch.no_grad():
-        for name, tensor in inputs.items():
-            grad = torch.zeros_like(tensor, dtype=torch.float64)
-            flat, flat_grad = tensor.view(-1), grad.view(-1)
-            for i in range(flat.numel()):
-                original = flat[i].item()
-                flat[i] = original + eps
-                plus = float(loss_fn(**inputs))
-                flat[i] = original - eps
-                minus = float(loss_fn(**inputs))
-                flat[i] = original
-                flat_grad[i] = (plus - minus) / (2 * eps)
-            grads[name] = grad
-    return grads
+        flat, flat_grad = x.view(-1), grad.view(-1)
+        for i in range(flat.numel()):
+            original = flat[i].item()
+            flat[i] = original + eps
+            plus = float(f(x))
+            flat[i] = original - eps
+            minus = float(f(x))
+            flat[i] = original
+            flat_grad[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def _relative_errors(a: Tensor, b: Tensor) -> Tensor:
+    """|a - b| / max(|a| + |b|, 1e-8) elementwise, in float64 (a's shape)."""
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return (a - b).abs() / (a.abs() + b.abs()).clamp_min(1e-8)
+
+
+def relative_error(a: Tensor, b: Tensor) -> float:
+    r"""CS231n's relative error of two tensors of one shape, the largest over their elements:
+
+    .. math::
+        \max_i \frac{|a_i - b_i|}{\max(|a_i| + |b_i|,\ 10^{-8})}
+
+    (0 for empty tensors). Read it as: below 1e-7 right, about 1e-4 suspicious unless there
+    are kinks (ReLU, max), above 1e-2 wrong."""
+    errors = _relative_errors(a, b)
+    return float(errors.max()) if errors.numel() else 0.0
 
 
 @dataclass
@@ -243,7 +348,7 @@ def compare_gradients(got: dict[str, Tensor], want: dict[str, Tensor],
         if actual is None or tuple(torch.as_tensor(actual).shape) != tuple(torch.as_tensor(expected).shape):
             report.missing.append(name)
             continue
-        err = relative_error(actual, expected)
+        err = _relative_errors(actual, expected)
         if err.numel() == 0:
             report.errors[name], report.where[name] = 0.0, ((), 0.0, 0.0)
             continue
@@ -259,7 +364,7 @@ def compare_gradients(got: dict[str, Tensor], want: dict[str, Tensor],
 def check_gradients(loss_fn: Callable[..., Tensor | float], inputs: dict[str, Tensor],
                     analytic: dict[str, Tensor], eps: float = 1e-6,
                     tolerance: float = 1e-6) -> GradientReport:
-    """Check ``analytic`` gradients of ``loss_fn(**inputs)`` against central finite differences.
+    """Check ``analytic`` gradients of ``loss_fn(**inputs)`` against ``numerical_gradient``.
 
     ``inputs`` maps names to float64 tensors (perturbed in place, then restored); ``analytic``
     must hold a gradient of the same shape under each of those names.
@@ -268,7 +373,7 @@ def check_gradients(loss_fn: Callable[..., Tensor | float], inputs: dict[str, Te
     >>> check_gradients(lambda W: (W ** 2).sum(), {"W": W}, {"W": 2 * W}).ok
     True
     """
-    for name, tensor in inputs.items():
-        if tensor.dtype != torch.float64:
-            raise TypeError(f"{name}: gradient checks need float64 tensors, got {tensor.dtype}")
-    return compare_gradients(analytic, numerical_gradients(loss_fn, inputs, eps), tolerance)
+    numerical = {name: numerical_gradient(lambda value, name=name: loss_fn(**{**inputs, name: value}),
+                                          tensor, eps)
+                 for name, tensor in inputs.items()}
+    return compare_gradients(analytic, numerical, tolerance)

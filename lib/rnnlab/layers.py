@@ -129,7 +129,7 @@ def rnn_relu_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor]
     return ((h > 0).to(h.dtype),)
 
 
-def rnn_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
+def elman_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
     r"""Back through either Elman step: :math:`\bar a_t = \bar h_t \odot \partial h_t/\partial a_t`,
     :math:`\bar h_{t-1} = \bar a_t W_{hh}`. Returns (d h_{t-1}, d a_t, d a_t)."""
     (dh_da,) = local
@@ -301,7 +301,7 @@ def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
 _STEP = {"RNN_TANH": rnn_tanh_step, "RNN_RELU": rnn_relu_step, "LSTM": lstm_step, "GRU": gru_step}
 _DERIVATIVES = {"RNN_TANH": rnn_tanh_derivatives, "RNN_RELU": rnn_relu_derivatives,
                 "LSTM": lstm_derivatives, "GRU": gru_derivatives}
-_STEP_BACKWARD = {"RNN_TANH": rnn_step_backward, "RNN_RELU": rnn_step_backward,
+_STEP_BACKWARD = {"RNN_TANH": elman_step_backward, "RNN_RELU": elman_step_backward,
                   "LSTM": lstm_step_backward, "GRU": gru_step_backward}
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 _CACHE_WIDTHS = {"RNN_TANH": (), "RNN_RELU": (), "LSTM": (4, 1, 1), "GRU": (2, 1, 3)}

@@ -254,6 +254,78 @@ def default_probe(student_fn: Callable, inputs: tuple, seconds: float) -> ProbeR
     return {"error": problem} if problem else {"answer": describe(got)}
 
 
+class SwitchedOff(RuntimeError):
+    """Raised by a library function that a check switched off while the student's function runs."""
+
+
+class AutogradForbidden(SwitchedOff):
+    """Raised when a part that must be derived by hand calls autograd's backward pass."""
+
+
+def refusal(what: str, reason: str, error: type = SwitchedOff) -> Callable:
+    """A function that raises ``error``: "<what> is switched off here: <reason>"."""
+    def refused(*args, **kwargs):
+        raise error(f"{what} is switched off here: {reason}")
+    return refused
+
+
+@contextmanager
+def replaced(replacements: Sequence[tuple]):
+    """Each attribute ``owner.name`` of ``replacements`` ((owner, name, value): a module or a
+    class) set to ``value`` while the block runs, and put back afterwards."""
+    saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in replacements]
+    try:
+        for owner, name, value in replacements:
+            setattr(owner, name, value)
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+@contextmanager
+def switched_off(functions: Sequence[tuple], reason: str):
+    """The library functions ``owner.name`` of ``functions`` ((module, name) pairs, e.g.
+    ``(torch.nn.utils, "clip_grad_norm_")``) raise ``SwitchedOff`` with ``reason`` while the
+    block runs: for parts that implement what the library does. (A name the student bound to
+    the function before the block is not reached: the notebook says not to.)"""
+    with replaced([(owner, name, refusal(f"{owner.__name__}.{name}", reason))
+                   for owner, name in functions if name in owner.__dict__]):
+        yield
+
+
+@contextmanager
+def autograd_forbidden(reason: str):
+    """Autograd switched off while the block runs, for parts whose gradients must be derived by
+    hand: the block runs under ``torch.no_grad()``, and ``Tensor.backward``,
+    ``torch.autograd.backward``, ``torch.autograd.grad`` and the engine behind them (so also a
+    ``grad`` imported earlier under another name, ``torch.autograd.functional`` and
+    ``torch.func``) raise ``AutogradForbidden`` with ``reason``, the sentence that tells the
+    student what to do instead. Everything is restored afterwards. Wrap the call of the
+    student's function, and nothing else, in it (in the notebook and in the grading sandbox
+    alike: the probe runs it)."""
+    import torch
+    from torch.autograd.variable import Variable
+
+    class RefusingEngine:
+        """The autograd engine with its backward pass refused; everything else passed on."""
+
+        def __init__(self, engine):
+            self._engine = engine
+
+        def __getattr__(self, name):
+            return getattr(self._engine, name)
+
+        run_backward = staticmethod(refusal("autograd's backward pass", reason, AutogradForbidden))
+
+    with replaced([(torch.Tensor, "backward", refusal("Tensor.backward()", reason, AutogradForbidden)),
+                   (torch.autograd, "backward", refusal("torch.autograd.backward", reason, AutogradForbidden)),
+                   (torch.autograd, "grad", refusal("torch.autograd.grad", reason, AutogradForbidden)),
+                   (Variable, "_execution_engine", RefusingEngine(Variable._execution_engine))]):
+        with torch.no_grad():
+            yield
+
+
 def _library_folders() -> tuple:
     """Where code that is not the student's lives: the Python installation, the venv, rnnlab."""
     import sys
