@@ -110,7 +110,7 @@ def test_fit_neural_lm_beats_the_uniform_model_on_the_tiny_corpus():
 
 # -- the checks of assignment 03 ---------------------------------------------------------------
 
-from rnnlab.checks import CheckFailed, check  # noqa: E402
+from rnnlab.checks import REGISTRY, CheckFailed, check  # noqa: E402
 from rnnlab.checks import ch03_rnn  # noqa: E402
 
 REFERENCES = {
@@ -129,16 +129,69 @@ def test_references_pass_every_case(name, hidden, capsys):
     assert f"passed {name}" in capsys.readouterr().out
 
 
+def _forward_in_reverse(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return ch03_rnn.reference_forward(x, h0, W_ih, W_hh, b_ih, b_hh).flip(1)
+
+
+def _forward_detached(x, h0, W_ih, W_hh, b_ih, b_hh):
+    h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0
+    states = []
+    for t in range(x.shape[1]):
+        h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h.detach() @ W_hh.T + b_hh)
+        states.append(h)
+    return torch.stack(states, 1)
+
+
+def _sampling_by_exp(z, t, g):
+    p = torch.exp(z / t)
+    return torch.multinomial(p / p.sum(-1, keepdim=True), 1, generator=g)[:, 0]
+
+
 @pytest.mark.parametrize("name, wrong, pattern", [
     ("03_rnn.rnn_cell", lambda x, h, W_ih, W_hh, b_ih, b_hh: torch.tanh(x @ W_hh.T + b_ih + h @ W_ih.T + b_hh),
      "W_hh and W_ih swapped"),
+    ("03_rnn.rnn_cell", lambda x, h, *w: ch03_rnn.reference_cell(x, h.detach(), *w), "no gradient reaches h"),
     ("03_rnn.rnn_forward", lambda x, h0, *w: ch03_rnn.reference_forward(x, None, *w), "ignores the h0"),
+    ("03_rnn.rnn_forward", _forward_in_reverse, "stacked in reverse order"),
+    ("03_rnn.rnn_forward", _forward_detached, "detached at every step"),
     ("03_rnn.parity_weights", lambda: {**handwired.PARITY_WEIGHTS, "w_out": [1.0, 0.0]}, "computes OR"),
     ("03_rnn.lm_loss", lambda model, tokens, pad_id: models.teacher_forcing_loss(model, tokens), "counts the padding"),
     ("03_rnn.sample_next", lambda z, t, g: sampling.sample_with_temperature(torch.softmax(z, -1) / t, 1.0, g),
      "after the softmax"),
+    ("03_rnn.sample_next", _sampling_by_exp, "exp of anything above 88.72 is inf in float32"),
+    ("03_rnn.sample_next", lambda z, t, g: sampling.sample_with_temperature(z, t), "did not draw from the generator"),
 ])
 def test_usual_mistakes_are_named(name, wrong, pattern):
     with pytest.raises(CheckFailed, match=pattern):
         check(name, wrong, hidden=True)
         check(name, wrong)
+
+
+def test_a_mistake_is_named_only_where_the_answer_differs_from_the_right_one():
+    """Reversing a sequence of one step changes nothing: the case of T = 1 passes it; the
+    message on a longer case states the first difference and names the reversal."""
+    the_check = REGISTRY["03_rnn.rnn_forward"]
+    one_step = next(c for c in the_check.cases(True) if ", T=1," in c.label)
+    assert the_check.problem(_forward_in_reverse, one_step) is None
+    problem = the_check.problem(_forward_in_reverse, the_check.cases(False)[0])
+    assert "first differs at b=0, t=0" in problem and "check h_0" not in problem
+
+
+def _untrained_char_rnn(ids, vocab_size, seed):
+    torch.manual_seed(seed)
+    return ch03_rnn.TinyRNNLM(vocab_size, 16, 64)      # the notebook's CharRNN(vocab_size)
+
+
+def test_the_trained_model_is_judged_on_its_copied_weights():
+    """The judge rebuilds a CharRNN from the weights the probe copied out and measures it
+    itself: a loss the student's process reports is not read, and an untrained model is
+    named as such."""
+    the_check = REGISTRY["03_rnn.train_char_lm"]
+    case = the_check.cases(False)[0]
+    result = the_check.run_probe(_untrained_char_rnn, case)
+    assert set(result) == {"answer", "weights"}
+    forged = {**result, "next": 0.1, "same": 3.0}
+    problem = the_check.run_judge(case, forged)
+    assert "were never updated" in problem
+    no_weights = {"answer": {"type": "torch.nn.Module"}}
+    assert "no weights" in the_check.run_judge(case, no_weights)
