@@ -76,7 +76,12 @@ def release(config: Config | None = None) -> None:
     for stem in course.assignments():
         result = api(config).generate_assignment(stem, force=True, create=True)
         if not result["success"]:
-            sys.exit(f"nbgrader generate_assignment {stem} failed:\n{result.get('log', '')}{result.get('error', '')}")
+            log = f"{result.get('log', '')}{result.get('error', '')}"
+            hint = ("\nThe gradebook holds submissions of an earlier version of this notebook, whose "
+                    "cells changed since: nbgrader refuses to change them. Restore the cells, or grade "
+                    "this version into a new gradebook (remove autograder/gradebook.db if it holds only "
+                    "the demo class), then `make release` again." if "submissions associated" in log else "")
+            sys.exit(f"nbgrader generate_assignment {stem} failed:\n{log}{hint}")
 
 
 def jobs_in(submitted: Path) -> list[Job]:
