@@ -597,7 +597,10 @@ def _rebuild(run: dict, V: int, k: int):
     for name in PARAMETERS:
         if not isinstance(weights[name], torch.Tensor) or not weights[name].is_floating_point():
             return None, f"your model's {name} is not a floating-point tensor"
-    d, H = weights["embedding.weight"].shape[-1], weights["hidden.weight"].shape[0]
+        if weights[name].dim() != len(expected[name]):
+            return None, (f"your model's {name} has shape {tuple(weights[name].shape)}, expected "
+                          f"({', '.join(expected[name])}): {layout}")
+    d, H = weights["embedding.weight"].shape[1], weights["hidden.weight"].shape[0]
     sizes = {"V": V, "d": d, "H": H, "(n-1) d": k * d}
     for name, dims in expected.items():
         want = tuple(sizes[x] for x in dims)
@@ -610,8 +613,7 @@ def _rebuild(run: dict, V: int, k: int):
         return None, f"your model has {count:,} parameters; a window LM for this data needs far fewer (under {MAX_PARAMETERS:,})"
     for name in PARAMETERS:
         if not torch.isfinite(weights[name]).all():
-            return None, (f"your model's {name} contains NaN or infinite values: training diverged "
-                          "(a learning rate far too large, or a loss that is not the cross-entropy of the logits)")
+            return None, f"your model's {name} contains NaN or infinite values: its training diverged"
     model = FixedWindowLM(V, k, d, H).double()
     model.load_state_dict({name: weights[name].double() for name in PARAMETERS})
     return model.eval(), None
