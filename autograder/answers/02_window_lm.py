@@ -2,10 +2,23 @@
 answers, at least eight per part, each of which must lose exactly the points of ``part`` and
 keep all others (the first is the demo class's typical bug). ``RIGHT``: at least three right
 answers per part written differently from the solution, each of which must pass every case.
-Answer cells run in the solution notebook's namespace (math, torch, F, nn and, for part 6,
-the notebook's WindowLM class)."""
+Answer cells run in the solution notebook's namespace (math, torch, F, nn); the answer cell
+of part 6 holds the WindowLM class with the train_window_lm function."""
 
-_TRAIN_HEAD = '''
+FORWARD = "        return self.output(torch.tanh(self.hidden(self.embedding(contexts).flatten(1))))"
+
+_WINDOW_LM = '''
+class WindowLM(nn.Module):
+    def __init__(self, vocab_size, context_size, embedding_dim=32, hidden_size=64):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.hidden = nn.Linear(context_size * embedding_dim, hidden_size)
+        self.output = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, contexts):
+''' + FORWARD + "\n\n"
+
+_TRAIN_HEAD = _WINDOW_LM + '''
 def train_window_lm(contexts, targets, vocab_size, seed=0):
     torch.manual_seed(seed)
     model = WindowLM(vocab_size, contexts.shape[1], embedding_dim=32, hidden_size=64)
@@ -336,23 +349,16 @@ def cross_entropy(logits, targets):
         "    torch.manual_seed(seed)\n", "").replace("torch.Generator().manual_seed(seed)", "torch.Generator()"))},
     "a learning rate far too small": {"part": "train_window_lm", "code": _train(
         _TRAIN_STEP, _TRAIN_HEAD.replace("lr=1e-2", "lr=1e-5"))},
-    "a model that returns probabilities": {"part": "train_window_lm", "code": '''
-class ProbabilityWindowLM(WindowLM):
-    def forward(self, contexts):
-        return torch.softmax(super().forward(contexts), dim=-1)
-
-''' + _train(_TRAIN_STEP, _TRAIN_HEAD.replace("model = WindowLM(", "model = ProbabilityWindowLM("))},
-    "dropout added and the model left in training mode": {"part": "train_window_lm", "code": '''
-class DropoutWindowLM(WindowLM):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.dropout = nn.Dropout(0.2)
-
-    def forward(self, contexts):
-        e = self.dropout(self.embedding(contexts).flatten(1))
-        return self.output(self.dropout(torch.tanh(self.hidden(e))))
-
-''' + _train(_TRAIN_STEP, _TRAIN_HEAD.replace("model = WindowLM(", "model = DropoutWindowLM("))},
+    "a forward that returns probabilities": {"part": "train_window_lm", "code": _train(_TRAIN_STEP, _TRAIN_HEAD.replace(
+        FORWARD, "        return torch.softmax(self.output(torch.tanh(self.hidden(self.embedding(contexts)"
+                 ".flatten(1)))), dim=-1)"))},
+    "a forward that reads the context in reverse order": {"part": "train_window_lm", "code": _train(
+        _TRAIN_STEP, _TRAIN_HEAD.replace("self.embedding(contexts).flatten(1)", "self.embedding(contexts.flip(1)).flatten(1)"))},
+    "dropout added and the model left in training mode": {"part": "train_window_lm", "code": _train(
+        _TRAIN_STEP, _TRAIN_HEAD.replace(
+            "        self.output = nn.Linear(hidden_size, vocab_size)\n",
+            "        self.output = nn.Linear(hidden_size, vocab_size)\n        self.dropout = nn.Dropout(0.2)\n").replace(
+            FORWARD, "        return self.output(self.dropout(torch.tanh(self.hidden(self.embedding(contexts).flatten(1)))))"))},
     "a model of its own layout (nn.Sequential)": {"part": "train_window_lm", "code": '''
 def train_window_lm(contexts, targets, vocab_size, seed=0):
     torch.manual_seed(seed)
@@ -505,7 +511,7 @@ def cross_entropy(logits, targets):
     log_probs = z - torch.logsumexp(z, dim=-1, keepdim=True)
     return (-log_probs[torch.arange(len(targets)), targets].mean()).to(logits.dtype)'''},
     # --- train_window_lm ------------------------------------------------------------------
-    "training with a DataLoader and a seeded generator": {"part": "train_window_lm", "code": '''
+    "training with a DataLoader and a seeded generator": {"part": "train_window_lm", "code": _WINDOW_LM + '''
 def train_window_lm(contexts, targets, vocab_size, seed=0):
     torch.manual_seed(seed)
     model = WindowLM(vocab_size, contexts.shape[1], embedding_dim=24, hidden_size=96)
@@ -519,7 +525,7 @@ def train_window_lm(contexts, targets, vocab_size, seed=0):
             F.cross_entropy(model(x), y).backward()
             optimizer.step()
     return model.eval()'''},
-    "training with a held-out split and the best epoch kept": {"part": "train_window_lm", "code": '''
+    "training with a held-out split and the best epoch kept": {"part": "train_window_lm", "code": _WINDOW_LM + '''
 import copy
 
 def train_window_lm(contexts, targets, vocab_size, seed=0):
@@ -546,7 +552,7 @@ def train_window_lm(contexts, targets, vocab_size, seed=0):
             best, best_state = valid_loss, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     return model'''},
-    "training with dropout, returned in eval mode, AdamW": {"part": "train_window_lm", "code": '''
+    "training with dropout, returned in eval mode, AdamW": {"part": "train_window_lm", "code": _WINDOW_LM + '''
 class DropoutWindowLM(WindowLM):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

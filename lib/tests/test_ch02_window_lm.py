@@ -224,7 +224,7 @@ def test_the_training_judge_scores_the_copied_weights_on_text_the_student_never_
 
     lying = Lying(V, contexts.shape[1])
     text = training.problem(lambda *args: lying, case)
-    assert "forward is not output(tanh(hidden(embedding(contexts).flatten(1))))" in text
+    assert "forward does not compute z = U tanh(W e + b1) + b2 of part 4 from its own weights" in text
     torch.manual_seed(seed)
     untrained = WindowLM(V, contexts.shape[1])
     text = training.problem(lambda *args: untrained, case)

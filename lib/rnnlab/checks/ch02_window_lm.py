@@ -650,8 +650,9 @@ def _judge_forward(run: dict, model, contexts) -> Optional[str]:
                 "must return the logits z = U h + b2; F.cross_entropy applies the log-softmax itself")
     problem = compare_tensor(rtol=1e-4, atol=1e-3, dims=("b", "v"), what="the log-softmax of your model's output")(
         None, ours, theirs)
-    return (f"your model's forward is not output(tanh(hidden(embedding(contexts).flatten(1)))) with its own "
-            f"weights, which is what the grader scores: on the first training contexts, {problem}")
+    return (f"your model's forward does not compute z = U tanh(W e + b1) + b2 of part 4 from its own weights "
+            "(e: the embeddings of the context, oldest first), which is what the grader scores: on the first "
+            f"training contexts, {problem}")
 
 
 def _initial_model(V: int, k: int, d: int, H: int, seed: int):
