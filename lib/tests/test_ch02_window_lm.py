@@ -123,3 +123,114 @@ def test_rare_words_share_the_unk_probability_so_the_full_vocabulary_sums_to_one
     total = sum(math.exp(lm.token_logprobs(["a", w])[1]) for w in full)
     total += lm.next_distribution(["a"])[lm.vocab.bos_id]       # <s>: never a target, not quite 0
     assert total == pytest.approx(1.0, abs=1e-6)
+
+
+# -- the checks of assignment 02 ---------------------------------------------------------------
+
+from torch import nn  # noqa: E402
+
+from rnnlab.checks import REGISTRY, CheckFailed, check  # noqa: E402
+from rnnlab.checks import ch02_window_lm  # noqa: E402
+
+REFERENCES = {
+    "02_window_lm.one_hot": embeddings.one_hot,
+    "02_window_lm.embed": embeddings.embed,
+    "02_window_lm.context_windows": window_lm.context_windows,
+    "02_window_lm.window_lm_logits": window_lm.window_logits,
+    "02_window_lm.cross_entropy": window_lm.cross_entropy,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("hidden", [False, True])
+def test_references_pass_every_case(name, hidden, capsys):
+    check(name, REFERENCES[name], hidden=hidden)
+    assert f"passed {name}" in capsys.readouterr().out
+
+
+def message(name, fn, hidden=False):
+    with pytest.raises(CheckFailed) as info:
+        check(name, fn, hidden=hidden)
+    return str(info.value)
+
+
+def test_shapes_are_compared_before_values_and_named():
+    text = message("02_window_lm.one_hot", lambda ids, V: embeddings.one_hot(ids, V)[:, -1])
+    assert "your one-hot has shape (2, 6), expected (B=2, T=3, V=6)" in text
+    text = message("02_window_lm.context_windows",
+                   lambda ids, k, bos=1, eos=2: (window_lm.context_windows(ids, k, bos, eos)[0][:, -1:], ids.clone()))
+    assert "contexts have shape (6, 1), expected (N=6, n-1=2)" in text and "differs" not in text
+
+
+def test_int32_contexts_are_told_the_contract_and_nothing_else():
+    def int32(ids, k, bos=1, eos=2):
+        contexts, targets = window_lm.context_windows(ids, k, bos, eos)
+        return contexts.int(), targets
+    text = message("02_window_lm.context_windows", int32)
+    assert "dtype torch.int32, expected torch.int64" in text and "padding" not in text
+
+
+def test_unstable_and_detached_cross_entropies_are_diagnosed():
+    def naive(logits, targets):
+        probs = torch.exp(logits) / torch.exp(logits).sum(1, keepdim=True)
+        return -torch.log(probs[torch.arange(len(targets)), targets]).mean()
+
+    def detached(logits, targets):
+        return -(logits - torch.logsumexp(logits, 1, keepdim=True).detach())[torch.arange(len(targets)), targets].mean()
+
+    assert "exp(z) overflows" in message("02_window_lm.cross_entropy", naive, hidden=True)
+    assert "no gradient flows through your log-sum-exp" in message("02_window_lm.cross_entropy", detached)
+
+
+class WindowLM(nn.Module):
+    def __init__(self, V, k, d=32, H=64):
+        super().__init__()
+        self.embedding, self.hidden, self.output = nn.Embedding(V, d), nn.Linear(k * d, H), nn.Linear(H, V)
+
+    def forward(self, contexts):
+        return self.output(torch.tanh(self.hidden(self.embedding(contexts).flatten(1))))
+
+
+def trained(contexts, targets, V, seed=0, epochs=2):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                 # a small model: one thread is faster
+    try:
+        torch.manual_seed(seed)
+        model = WindowLM(V, contexts.shape[1])
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        order = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            for batch in torch.randperm(len(targets), generator=order).split(128):
+                optimizer.zero_grad()
+                F.cross_entropy(model(contexts[batch]), targets[batch]).backward()
+                optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
+    return model
+
+
+def test_the_training_judge_scores_the_copied_weights_on_text_the_student_never_sees():
+    training = REGISTRY["02_window_lm.train_window_lm"]
+    case = training.cases(False)[0]
+    contexts, targets, V, seed, runs = case.args
+    held_out = ch02_window_lm.training_data(seed, contexts.shape[1])[2:4]
+    assert all(not (isinstance(a, torch.Tensor) and a.shape == b.shape) for a in case.args for b in held_out)
+    model = trained(contexts, targets, V)
+    assert training.problem(lambda *args: model, case) is None
+
+    class Lying(WindowLM):                      # right weights' layout, other predictions
+        def forward(self, contexts):
+            return model(contexts)
+
+    lying = Lying(V, contexts.shape[1])
+    text = training.problem(lambda *args: lying, case)
+    assert "forward does not compute z = U tanh(W e + b1) + b2 of part 4 from its own weights" in text
+    torch.manual_seed(seed)
+    untrained = WindowLM(V, contexts.shape[1])
+    text = training.problem(lambda *args: untrained, case)
+    assert "exactly those initial ones" in text and f"{training_threshold(case):.2f}" in text
+
+
+def training_threshold(case):
+    contexts, _, _, seed, _ = case.args
+    return ch02_window_lm.training_data(seed, contexts.shape[1])[-1]
