@@ -32,8 +32,10 @@ student: $(STUDENT_STAMP)
 
 # Chapter outputs are cached by jupyter-cache, which keys on the cells only: a change to
 # rnnlab's sources must re-execute every page, so the cache is dropped when they change. The
-# pages are executed in parallel (one process per core) into that cache, then the book is built
-# from it; a page that fails there is executed again by the build, which reports its error.
+# pages are executed in parallel (one process per core, one thread each: the chapters' models
+# are small, and two threads per page on a loaded machine are slower than one) into that cache,
+# then the book is built from it; a page that fails there is executed again by the build, which
+# reports its error.
 LIB_HASH = $(shell cat $$(find lib/rnnlab -name '*.py' | sort) | sha256sum | cut -c1-16)
 CACHE := $(BUILD)/.jupyter_cache
 PAGES := $(wildcard book/*.md)
@@ -44,7 +46,7 @@ site: $(STAMP)
 	@if [ "$$(cat $(BUILD)/.rnnlab-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
 	    rm -rf $(CACHE); echo "$(LIB_HASH)" > $(BUILD)/.rnnlab-hash; fi
 	@echo y | $(BIN)/jcache notebook -p $(CACHE) add -r myst_nb_md $(PAGES) >/dev/null
-	$(BIN)/jcache project -p $(CACHE) execute -e local-parallel -t $(PAGE_TIMEOUT)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jcache project -p $(CACHE) execute -e local-parallel -t $(PAGE_TIMEOUT)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 # The built site to the gh-pages branch of the repository named in _config.yml (GitHub Pages
