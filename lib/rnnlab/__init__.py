@@ -18,6 +18,8 @@ One module per concept:
 - ``rnnlab.window_lm`` the window LM written out: context windows with <s> padding, forward pass, cross-entropy, training, LanguageModel adapter
 - ``rnnlab.models``  the window LM of Bengio et al. 2003, RNNLM, tagger and classifier heads
 - ``rnnlab.train``   truncated-BPTT training loop, evaluation perplexity, early stopping, checkpoints
+- ``rnnlab.bidirectional`` stacked and bidirectional RNNs over padded batches, written out (chapter 06)
+- ``rnnlab.tagging`` sequence tagging and classification: masked loss and accuracy, training, Toy English's baselines and exact ceilings
 """
 
 __version__ = "0.1.0"
