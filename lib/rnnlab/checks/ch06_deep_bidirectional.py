@@ -38,9 +38,6 @@ from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt
                         judge_gradient, probe_gradient, register, type_problem)
 from .plain import NUMBER_TYPES, TENSOR_TYPES, describe, restore
 
-CELL_NAMES = ("tanh", "gru")     # the cells a case may name, torch.rnn_tanh_cell and torch.gru_cell
-
-
 def _randn(seed: int, *shape) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
@@ -69,7 +66,7 @@ def _sentence(text: Optional[str]) -> Optional[str]:
 
 
 def _cell_function(name: str):
-    """The one-step function a case names."""
+    """The one-step function a case names: "gru" is torch.gru_cell, "tanh" torch.rnn_tanh_cell."""
     return torch.gru_cell if name == "gru" else torch.rnn_tanh_cell
 
 
