@@ -23,6 +23,8 @@ One module per concept:
 - ``rnnlab.attention`` Bahdanau and Luong attention, the masked softmax, attention scored against a gold alignment
 - ``rnnlab.seq2seq`` encoder, bridge and decoder with teacher forcing; training and the seq2seq metrics
 - ``rnnlab.decoding`` batched greedy search and beam search with length normalisation
+- ``rnnlab.bidirectional`` stacked and bidirectional RNNs over padded batches, written out (chapter 06)
+- ``rnnlab.tagging`` sequence tagging and classification: masked loss and accuracy, training, Toy English's baselines and exact ceilings
 """
 
 __version__ = "0.1.0"

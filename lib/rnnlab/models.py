@@ -14,7 +14,8 @@ r"""Neural models of the course, built on ``rnnlab.layers``: language models and
 - ``NeuralLM``: either language model and its vocabulary as a ``rnnlab.lm.LanguageModel``
   (perplexity, agreement, sampling), ``teacher_forcing_loss`` the loss both are trained with.
 - ``RNNTagger``: one label per token (chapter 06); ``RNNClassifier``: one label per sequence
-  from the last state or the mean or max of the outputs over each sequence's true length.
+  from the last state or the mean or max of the outputs over each sequence's true length;
+  ``BagOfEmbeddings``: one label per sequence from the mean of its embeddings, blind to order.
 
 Every model reads batch-first token ids (B, T). Both language models share one signature,
 ``model(tokens, state=None) -> (logits (B, T, V), state)``: the recurrent LM carries its hidden
@@ -211,6 +212,27 @@ class RNNClassifier(nn.Module):
         outputs, state = self.encoder(tokens, lengths=lengths)
         h_n = state[0] if isinstance(state, tuple) else state
         return self.output(pool_sequence(outputs, h_n, self.pooling, self.num_directions, lengths))
+
+
+class BagOfEmbeddings(nn.Module):
+    r"""The order-blind baseline of sequence classification: the mean of a sequence's token
+    embeddings through a tanh hidden layer,
+
+    .. math::
+        ar e = rac{1}{n} \sum_{t=1}^{n} E w_t, \qquad z = U 	anh(W ar e + b) + c,
+
+    so any two sequences with the same words in another order get the same logits.
+    ``forward(tokens (B, T), lengths=None) -> logits (B, num_classes)``."""
+
+    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 64):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.hidden = nn.Linear(embedding_dim, embedding_dim)
+        self.output = nn.Linear(embedding_dim, num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
+        mean = pool_sequence(self.embedding(tokens), None, "mean", lengths=lengths)   # (B, E)
+        return self.output(torch.tanh(self.hidden(mean)))
 
 
 def language_model_loss(logits: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
