@@ -184,12 +184,13 @@ def test_chromium_shows_typeset_math_captioned_figures_and_no_overflow(stem, ser
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    """The book built (without executing the pages) with a repository URL and a JupyterHub."""
+    """The book built with a repository URL and a JupyterHub, from the pages' execution cache
+    (`make site` filled it)."""
     work = tmp_path_factory.mktemp("published")
     config = yaml.safe_load((course.ROOT / "_config.yml").read_text())
     config["repository"]["url"] = "https://github.com/example-course/rnn-nlp"
     config["launch_buttons"]["jupyterhub_url"] = "https://hub.example.edu"
-    config["execute"]["execute_notebooks"] = "off"
+    config["execute"]["cache"] = str(CACHE)
     config["sphinx"]["local_extensions"] = {name: str(course.ROOT / path)
                                             for name, path in config["sphinx"]["local_extensions"].items()}
     (work / "_config.yml").write_text(yaml.safe_dump(config))
