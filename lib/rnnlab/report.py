@@ -89,5 +89,5 @@ def plot_agreement(reports: Mapping[str, object], ax=None):
     ax.set(xlabel="distance from subject to verb (tokens)", ylabel="agreement accuracy (%)",
            title="Subject-verb agreement", ylim=(0, 105))
     ax.axhline(50, color="grey", lw=0.8, ls="--")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)  # beside the curves
     return ax
