@@ -9,11 +9,14 @@ submissions the tests grade.
                                         exactly its part's points) and RIGHT ones written
                                         differently from the solution (each must pass):
                                         {name: {"part": grade_id, "code": source of the answer cell}}
-    namespace(stem, replace)            the solution's setup and answer cells run in this process
+    namespace(stem, replace)            the solution's setup and answer cells run in this process,
+                                        as IPython runs a cell (same line numbers, same source
+                                        lines in tracebacks)
 """
 
 from __future__ import annotations
 
+import linecache
 import os
 import runpy
 import shutil
@@ -57,8 +60,18 @@ def namespace(stem: str, replace: dict | None = None) -> dict:
         if cell.cell_type != "code" or meta.get("grade") or not (meta.get("solution") or meta.get("locked")):
             continue
         code = (replace or {}).get(meta["grade_id"], solution_code(cell.source))
-        exec(compile(code, f"<{stem}: {meta['grade_id']}>", "exec"), names)
+        exec(_as_ipython_compiles(code, f"<{stem}: {meta['grade_id']}>"), names)
     return names
+
+
+def _as_ipython_compiles(cell_source: str, filename: str):
+    """The cell's code object as the kernel would run it: IPython's cell transforms first
+    (leading blank lines dropped, so the line numbers are the notebook's), the source in
+    linecache (so a traceback shows the line, as it does in the notebook)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    code = TransformerManager().transform_cell(cell_source)
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    return compile(code, filename, "exec")
 
 
 def make_submission(stem: str, answers: str = "solution", replace: dict | None = None):

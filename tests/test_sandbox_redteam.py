@@ -162,7 +162,7 @@ def test_the_sandbox_held(graded):
         assert not (folder / "PWNED").exists()
     # the gradebook holds the judged scores, not what the attack wrote
     from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{work.parent / 'gradebook.db'}") as gb:  # course_copy's
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:  # this corpus's own
         submission = gb.find_submission(STEM, "attack_write_to_the_gradebook")
         assert submission.score == float(rows["attack_write_to_the_gradebook"]["score"]) < FULL
 
