@@ -20,9 +20,9 @@ import time
 
 import torch
 
-from bench_rnn import paired_ratio, time_interleaved
 from rnnlab import decoding, seq2seq
 from rnnlab.data import date_pairs, pad_batch
+from rnnlab.timing import paired_ratio, time_interleaved
 
 BATCH, BEAM, MAX_LENGTH = 64, 5, 12
 

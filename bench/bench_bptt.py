@@ -25,8 +25,8 @@ import sys
 
 import torch
 
-from bench_rnn import paired_ratio, time_interleaved
 from rnnlab import bptt
+from rnnlab.timing import paired_ratio, time_interleaved
 
 TARGET = 1.0
 

@@ -40,7 +40,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rnnlab import layers, models
+from rnnlab import layers
+from rnnlab.timing import output_layer_share, paired_ratio, synchronize, time_interleaved
 
 SHAPES = [(35, 20, 200, 200), (35, 64, 256, 512), (100, 32, 64, 128)]
 KINDS = ("RNN", "GRU", "LSTM")
@@ -68,35 +69,6 @@ def training_step(module: nn.Module, x: torch.Tensor) -> None:
 
 
 # -- timing and memory --------------------------------------------------------------------------
-
-
-def synchronize(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_interleaved(steps: dict, reps: int, device, warmup: int = 2) -> dict[str, list[float]]:
-    """Seconds of each callable in ``steps`` per round; in every round each runs once, in a
-    rotating order, so that round r's times were taken under the same machine load."""
-    names = list(steps)
-    for _ in range(warmup):
-        for name in names:
-            steps[name]()
-    synchronize(device)
-    times = {name: [] for name in names}
-    for rep in range(reps):
-        for name in names[rep % len(names):] + names[: rep % len(names)]:
-            start = time.perf_counter()
-            steps[name]()
-            synchronize(device)
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
-def paired_ratio(times: dict[str, list[float]], name: str, baseline: str) -> float:
-    """Median over rounds of time[name] / time[baseline]: robust to load that drifts between
-    rounds (other processes on a shared machine), unlike a ratio of medians."""
-    return statistics.median(a / b for a, b in zip(times[name], times[baseline]))
 
 
 def _status_bytes(key: str) -> int:
@@ -183,26 +155,11 @@ def bench_layers(device, shapes, reps: int, extra_impls=None) -> list[dict]:
 
 def bench_softmax_fraction(device, reps: int, vocab: int = 10_000, T=35, B=20, E=200, H=200) -> dict:
     """Time of the output layer + softmax + loss (forward and backward) over the whole LM step."""
-    result = {"vocab": vocab, "shape": [T, B, E, H]}
-    tokens = torch.randint(0, vocab, (B, T + 1), device=device)
+    result = output_layer_share(device, reps, vocab, T, B, E, H)
     for impl in ("fused", "reference"):
-        torch.manual_seed(0)
-        lm = models.RNNLM(vocab, E, H, kind="lstm", impl=impl).to(device)
-        hidden = torch.randn(B, T, H, device=device, requires_grad=True)
-
-        def full_step():
-            logits, _ = lm(tokens[:, :-1])
-            models.language_model_loss(logits, tokens[:, 1:]).backward()
-
-        def output_step():
-            models.language_model_loss(lm.output(hidden), tokens[:, 1:]).backward()
-
-        times = time_interleaved({"full": full_step, "output": output_step}, reps, device)
-        seconds = {name: statistics.median(t) for name, t in times.items()}
-        result[impl] = dict(full_ms=seconds["full"] * 1e3, output_ms=seconds["output"] * 1e3,
-                            fraction=paired_ratio(times, "output", "full"))
-        print(f"  LSTM LM, impl={impl:9s}: step {seconds['full'] * 1e3:7.2f} ms, output layer + "
-              f"softmax + loss {seconds['output'] * 1e3:7.2f} ms = {100 * result[impl]['fraction']:.0f}%")
+        r = result[impl]
+        print(f"  LSTM LM, impl={impl:9s}: step {r['full_ms']:7.2f} ms, output layer + "
+              f"softmax + loss {r['output_ms']:7.2f} ms = {100 * r['fraction']:.0f}%")
     return result
 
 

@@ -18,9 +18,8 @@ import pytest
 
 from autograder import batch, course, demo, kernel, sandbox
 from rnnlab.checks import REGISTRY
+from redteam import corpus
 
-sys.path.insert(0, str(Path(__file__).parent / "redteam"))
-import corpus  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sandbox.missing() is not None,
                                 reason=f"no sandbox here: {sandbox.missing()}")
