@@ -12,10 +12,11 @@ probe rebuilds the model from them.
 
 Beam search is also checked on ``TinyTable``, a model whose next-token distribution is read
 from a fixed table (a vocabulary of 4 emitted tokens with ``</s>``, outputs of up to 5
-tokens): there the judge enumerates every output and knows the best one exactly, under raw
-and under normalised scores, and names the classic bugs only where the answer is what that bug
-gives (a hypothesis extended after ``</s>``, unnormalised scores, k copies of ``<s>`` at the
-first step, stopping when the top hypothesis finishes).
+tokens), with a beam wide enough to keep every prefix: there the best output is the best of
+all, which the tests find by enumerating every output, under raw and under normalised scores.
+The judge names the classic bugs only where the answer is what that bug gives and the right
+search does not (``_mistaken_beam``: a hypothesis extended after ``</s>``, unnormalised scores,
+k copies of ``<s>`` at the first step, stopping when the top hypothesis finishes).
 
 The trained date normaliser crosses to the judge as its weights only: the judge rebuilds the
 notebook's ``Seq2SeqModel`` and decodes held-out dates greedily.
@@ -25,10 +26,8 @@ from __future__ import annotations
 
 import functools
 import math
-from itertools import product
 from typing import Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,8 +35,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .. import attention, decoding, seq2seq
 from ..data.dates import date_pairs
-from .framework import (Case, Check, call_student, compare_number, compare_tensor, diagnose,
-                        fmt_pair, judge_gradient, register, replaced, type_problem)
+from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt_pair,
+                        judge_gradient, register, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
 BOS_ID, EOS_ID, PAD_ID = 1, 2, 3          # <unk> 0, <s> 1, </s> 2, <pad> 3 in both vocabularies
@@ -591,13 +590,14 @@ def _padding_weight(weights, mask) -> str:
     return ""
 
 
-def _attention_case(label, seed, lengths, Dq=5, Dk=4, A=3, empty_row=False):
+def _attention_case(label, seed, lengths, Dq=5, Dk=4, A=3, empty_row=False, scale=1.0):
+    """Inputs of ``additive_attention``; ``scale`` multiplies v (scores up to about scale * |v|_1)."""
     B, S = len(lengths), max(lengths)
     mask = torch.arange(S)[None, :] < torch.tensor(lengths)[:, None]
     if empty_row:
         mask[-1] = False
     return Case(label, (_randn(seed, B, Dq), _randn(seed + 1, B, S, Dk), mask, _randn(seed + 2, A, Dq),
-                        _randn(seed + 3, A, Dk), _randn(seed + 4, A), _randn(seed + 5, A),
+                        _randn(seed + 3, A, Dk), _randn(seed + 4, A), scale * _randn(seed + 5, A),
                         _randn(seed + 6, B, Dk), _randn(seed + 7, B, S)))
 
 
@@ -609,7 +609,8 @@ register(Check(
                     _attention_case("a row that is all padding: lengths 3, 2, (none)", 30, [3, 2, 3],
                                     empty_row=True),
                     _attention_case("B=1, S=6, A=7", 40, [6], A=7),
-                    _attention_case("large scores: a long source, lengths 200, 50", 50, [200, 50], A=6)],
+                    _attention_case("scores in the thousands: a long source, lengths 200, 50", 50, [200, 50],
+                                    A=6, scale=300.0)],
     probe=_probe_attention, judge=_judge_attention))
 
 
@@ -756,47 +757,16 @@ register(Check(
 # beam_search(model, src, lengths, beam_size, max_length, alpha) -> list of B (tokens, score)
 # ---------------------------------------------------------------------------------------------
 
-EMITTED = (0, EOS_ID, 4, 5)               # what a TinyTable emits: <unk>, </s>, a, b
-
-
-def _every_output(max_length) -> list:
-    """Every output of a TinyTable: up to max_length - 1 tokens then </s>, or max_length tokens."""
-    words = [t for t in EMITTED if t != EOS_ID]
-    ended = [list(w) + [EOS_ID] for n in range(max_length) for w in product(words, repeat=n)]
-    return ended + [list(w) for w in product(words, repeat=max_length)]
-
-
 def _log_prob(model, src_row, length, tokens) -> float:
-    """ln P(tokens | source) under teacher forcing, <s> and <pad> never emitted."""
+    """ln P(tokens | source) under teacher forcing."""
     with torch.no_grad():
         source, state = model.encode(src_row[None], length[None])
         token, total = torch.tensor([BOS_ID]), 0.0
         for y in tokens:
             logits, state, _ = model.step(token, state, source)
-            logits = logits.clone()
-            logits[:, [BOS_ID, PAD_ID]] = float("-inf")
             total += float(torch.log_softmax(logits, -1)[0, y])
             token = torch.tensor([y])
     return total
-
-
-@functools.lru_cache(maxsize=64)
-def _enumerated(table_bytes: bytes, first_token: int, max_length: int) -> tuple:
-    """(every output, its log-probability) of the TinyTable whose table has these bytes, for a
-    source starting with ``first_token`` (a TinyTable reads nothing else)."""
-    table = torch.from_numpy(np.frombuffer(table_bytes, dtype=np.float64).copy()).view(-1, 6, 6)
-    log_probs = torch.log_softmax(table[first_token].masked_fill(
-        torch.isin(torch.arange(6), torch.tensor([BOS_ID, PAD_ID]))[None, :], float("-inf")), -1)
-    outputs = _every_output(max_length)
-    scores = [float(sum(log_probs[prev, y] for prev, y in zip([BOS_ID] + y[:-1], y))) for y in outputs]
-    return outputs, scores
-
-
-def _best_of_all(table, first_token, max_length, alpha, first=None):
-    """The best output under log P / L^alpha by enumeration (``first``: among those starting with it)."""
-    outputs, log_probs = _enumerated(table.numpy().tobytes(), first_token, max_length)
-    scored = [(lp / len(y) ** alpha, y) for y, lp in zip(outputs, log_probs) if first is None or y[0] == first]
-    return max(scored)[1]
 
 
 def _beam_reference(weights, src, lengths, beam_size, max_length, alpha) -> list:
@@ -804,37 +774,73 @@ def _beam_reference(weights, src, lengths, beam_size, max_length, alpha) -> list
     return [(hyps.tokens[b, 0, :hyps.lengths[b, 0]].tolist(), float(hyps.scores[b, 0])) for b in range(len(src))]
 
 
-def _stop_when_top_finishes(live, finished, max_length, alpha):
-    return finished[:, 0] > float("-inf")
+def _mistaken_beam(model, src_row, length, k, max_length, alpha, mistake) -> list:
+    """The best output of one source under a beam search with one classic ``mistake``: "extend"
+    (a hypothesis that emitted </s> stays live), "raw" (ranked by the raw log-probability),
+    "copies" (k copies of <s> at the first step), "top" (stop as soon as the best candidate of a
+    step ends), "raw bound" (stop when no live raw score beats the worst finished normalised
+    one). Only for naming a mistake: the reference is ``rnnlab.decoding.beam_search``."""
+    with torch.no_grad():
+        source, state = model.encode(src_row[None], length[None])
+        copies = k if mistake == "copies" else 1
+        live, finished = [([], 0.0)] * copies, []
+        state = state.select(torch.zeros(copies, dtype=torch.long))
+        for t in range(max_length):
+            tokens = torch.tensor([y[-1] if y else BOS_ID for y, _ in live])
+            logits, new_state, _ = model.step(tokens, state, source.select(torch.zeros(len(live), dtype=torch.long)))
+            log_probs = torch.log_softmax(logits, -1)
+            log_probs[:, [BOS_ID, PAD_ID]] = float("-inf")
+            V = log_probs.shape[1]
+            scores = torch.tensor([s for _, s in live], dtype=log_probs.dtype)[:, None] + log_probs
+            top, index = scores.flatten().topk(min(2 * k, scores.numel()))
+            kept, parents, top_ends = [], [], False
+            for rank, (score, j) in enumerate(zip(top.tolist(), index.tolist())):
+                if score == float("-inf"):
+                    break
+                y = live[j // V][0] + [j % V]
+                ends = (j % V == EOS_ID and mistake != "extend") or t + 1 == max_length
+                if ends and rank < k:
+                    finished.append((score / len(y) ** (0.0 if mistake == "raw" else alpha), y))
+                    top_ends = top_ends or rank == 0
+                elif not ends and len(kept) < k:
+                    kept.append((y, score))
+                    parents.append(j // V)
+            finished.sort(reverse=True)
+            if not kept or t + 1 == max_length or (mistake == "top" and top_ends):
+                break
+            live, state = kept, new_state.select(torch.tensor(parents))
+            best_live = max(s for _, s in live)
+            bound = best_live if mistake == "raw bound" else best_live / max_length ** alpha
+            if len(finished) >= k and bound <= finished[k - 1][0]:
+                break
+    return finished[0][1]
+
+
+BEAM_MISTAKES = {
+    "extend": "your beam kept extending a hypothesis after </s> (a finished hypothesis is never extended)",
+    "raw": "your scores are not normalised: you ranked by the raw log-probability, which favours short "
+           "outputs; rank by log P / L^alpha",
+    "copies": "your first step expands k copies of <s>: they fill the beam with copies of one hypothesis; "
+              "start from one live beam",
+    "top": "your search stops as soon as its top hypothesis finishes: a live hypothesis can still overtake "
+           "it (stop only when no live hypothesis can beat the worst of the k finished ones)",
+    "raw bound": "your search stops when no live raw score beats the finished normalised ones: the bound "
+                 "of a live prefix of score s is s / max_length^alpha",
+}
 
 
 def _beam_mistakes(weights, src, lengths, beam_size, max_length, alpha) -> dict:
     """{explanation: () -> the best outputs (token lists) that mistake gives}."""
     model = _library_model(weights)
+    return {why: (lambda mistake=mistake: [_mistaken_beam(model, src[b], lengths[b], beam_size, max_length,
+                                                          alpha, mistake) for b in range(len(src))])
+            for mistake, why in BEAM_MISTAKES.items()}
 
-    def search(**changes):
-        with replaced([(decoding, name, value) for name, value in changes.items()]):
-            hyps = decoding.beam_search(model, src, lengths, beam_size, max_length, alpha)
-        return [hyps.tokens[b, 0, :hyps.lengths[b, 0]].tolist() for b in range(len(src))]
 
-    mistakes = {
-        "your search stops as soon as its top hypothesis has finished: with length normalisation a longer "
-        "live hypothesis can still overtake it (stop only when no live hypothesis can beat the worst "
-        "finished one)": lambda: search(_search_is_over=_stop_when_top_finishes) if alpha > 0 else None,
-    }
-    if isinstance(weights, torch.Tensor):
-        first = [int(s[0]) for s in src]
-        mistakes.update({
-            "your scores are not normalised: you ranked by the raw log-probability, which favours short "
-            "outputs; rank by log P / L^alpha": lambda: [_best_of_all(weights, f, max_length, 0.0) for f in first]
-            if alpha > 0 else None,
-            "your first step expands k copies of <s>: they fill the beam with copies of one hypothesis, so "
-            "every output starts with the same best first token; start from one live beam":
-                lambda: [_best_of_all(weights, f, max_length, alpha,
-                                      first=_best_of_all(weights, f, 1, 0.0, None)[0]) for f in first]
-                if beam_size > 1 else None,
-        })
-    return mistakes
+def _matching_mistakes(got, expected, mistakes: dict) -> list:
+    """Every explanation of ``mistakes`` whose result is ``got`` and not ``expected`` (where two
+    mistakes give the same output, the answer cannot tell which was made)."""
+    return [why for why in mistakes if diagnose(got, expected, {why: mistakes[why]}, lambda x, y: x == y)]
 
 
 def _judge_beam(case: Case, result) -> Optional[str]:
@@ -853,10 +859,11 @@ def _judge_beam(case: Case, result) -> Optional[str]:
             shown = _output_problem(tokens, max_length)
             if shown:
                 return f"{message}: {shown}"
-            found = diagnose([y for y, _ in got], [y for y, _ in expected],
-                             _beam_mistakes(weights, src, lengths, beam_size, max_length, alpha),
-                             lambda x, y: x == y)
-            return f"{message}. {_sentence(found)}" if found else message
+            found = _matching_mistakes([y for y, _ in got], [y for y, _ in expected],
+                                       _beam_mistakes(weights, src, lengths, beam_size, max_length, alpha))
+            if len(found) > 1:
+                return f"{message}. That is what each of these mistakes gives here: " + "; or ".join(found)
+            return f"{message}. {_sentence(found[0])}" if found else message
         if math.isnan(score) or not math.isclose(score, want_score, rel_tol=1e-6, abs_tol=1e-9):
             message = "the score of output {} is {}, yours is {}".format(b, *fmt_pair(want_score, score))
             log_prob = _log_prob(model, src[b], lengths[b], tokens)
@@ -895,8 +902,8 @@ register(Check(
                                WIDE, 5, 1.5, seed=3),
                     _beam_case("the tiny table model, beam 1 (greedy), alpha 0", _table(2), [3, 1, 4, 2, 5, 3],
                                1, 5, 0.0),
-                    _beam_case("the tiny table model, beam 2, alpha 1.0, max_length 9", _table(2),
-                               [3, 1, 4, 2, 5, 3], 2, 9, 1.0),
+                    _beam_case("the tiny table model, beam 3, alpha 2.0, max_length 9", _table(2),
+                               [3, 1, 4, 2, 5, 3], 3, 9, 2.0),
                     _beam_case("the tiny table model, beam 5, max_length 1", _table(4), [2, 3], 5, 1, 0.5),
                     _beam_case("a Seq2SeqModel, beam 4, alpha 1.0, 5 sources", _weights(6, peaked=2.0, eos=1.0),
                                [3, 6, 1, 4, 2], 4, 10, 1.0, seed=4),
