@@ -160,7 +160,8 @@ WRONG = {
     "final states from outputs[:, -1]": {"part": "encode", "code": _encode(final="outputs[:, -1]")},
     "both final states at each source's last token": {"part": "encode", "code": _encode(
         final="outputs[torch.arange(B), lengths - 1]")},
-    "directions swapped in the bridge": {"part": "encode", "code": _encode(final="torch.cat([h_n[1], h_n[0]], dim=-1)")},
+    "directions swapped in the bridge": {"part": "encode", "code": _encode(
+        final="torch.cat([h_n[1], h_n[0]], dim=-1)")},
     "no tanh in the bridge": {"part": "encode", "code": _encode(squash="")},
     "h_n viewed as batch-first": {"part": "encode", "code": _encode(final="h_n.reshape(B, -1)")},
     "outputs padded to the longest source only": {"part": "encode", "code": _encode(total="")},
@@ -199,8 +200,10 @@ def teacher_forced_loss(model, src, lengths, targets):
         weights="torch.softmax(energies, dim=-1).masked_fill(mask, 0.0)")},
     "softmax over the batch": {"part": "additive_attention", "code": _attention(
         weights="torch.softmax(energies, dim=0).masked_fill(~mask, 0.0)")},
-    "no tanh": {"part": "additive_attention", "code": _attention(energies="((query @ W.T)[:, None, :] + keys @ U.T + b) @ v")},
-    "no bias": {"part": "additive_attention", "code": _attention(energies="torch.tanh((query @ W.T)[:, None, :] + keys @ U.T) @ v")},
+    "no tanh": {"part": "additive_attention", "code": _attention(
+        energies="((query @ W.T)[:, None, :] + keys @ U.T + b) @ v")},
+    "no bias": {"part": "additive_attention", "code": _attention(
+        energies="torch.tanh((query @ W.T)[:, None, :] + keys @ U.T) @ v")},
     "-inf at the padding (NaN on an empty row)": {"part": "additive_attention", "code": _attention(
         masking="energies.masked_fill(~mask, float('-inf'))", weights="torch.softmax(energies, dim=-1)")},
     "-1e9 at the padding, the empty row uniform": {"part": "additive_attention", "code": _attention(
@@ -208,7 +211,8 @@ def teacher_forced_loss(model, src, lengths, targets):
     "weights detached": {"part": "additive_attention", "code": _attention(
         context="torch.bmm(weights.detach()[:, None, :], keys).squeeze(1)")},
     "softmax by hand without the max": {"part": "additive_attention", "code": _attention(
-        masking="energies", weights="energies.exp() * mask / (energies.exp() * mask).sum(-1, keepdim=True).clamp_min(1e-300)")},
+        masking="energies",
+        weights="energies.exp() * mask / (energies.exp() * mask).sum(-1, keepdim=True).clamp_min(1e-300)")},
     # greedy_decode
     "the batch stops at the first </s>": {"part": "greedy_decode", "code": _greedy(stop="done.any()")},
     "decoding goes on after </s>": {"part": "greedy_decode", "code": _greedy(append="if True:")},
@@ -227,13 +231,15 @@ def teacher_forced_loss(model, src, lengths, targets):
     "unnormalised scores": {"part": "beam_search", "code": _beam(score="score")},
     "true division of the beam index": {"part": "beam_search", "code": _beam(parent="j / V")},
     "k copies of <s> at the first step": {"part": "beam_search", "code": _beam(
-        start="[([], 0.0)] * beam_size", copies="\n            state = state.select(torch.zeros(beam_size, dtype=torch.long))")},
+        start="[([], 0.0)] * beam_size",
+        copies="\n            state = state.select(torch.zeros(beam_size, dtype=torch.long))")},
     "stopping when the top hypothesis finishes": {"part": "beam_search", "code": _beam(stop="top_finished")},
     "L without </s>": {"part": "beam_search", "code": _beam(score="score / max(len(y) - 1, 1) ** alpha")},
     "the beam index modulo k": {"part": "beam_search", "code": _beam(parent="j % len(live)")},
     "the bound at the current length": {"part": "beam_search", "code": _beam(
         bound="max(s for _, s in live) / (t + 1) ** alpha")},
-    "the raw bound against normalised scores": {"part": "beam_search", "code": _beam(bound="max(s for _, s in live)")},
+    "the raw bound against normalised scores": {"part": "beam_search", "code": _beam(
+        bound="max(s for _, s in live)")},
     "<s> and <pad> not masked in the beam": {"part": "beam_search", "code": _beam(mask="pass")},
     "a probability returned": {"part": "beam_search", "code": _beam(returned="(tokens, math.exp(score))")},
     # train_date_model
@@ -437,7 +443,8 @@ def beam_search(model, src, lengths, beam_size, max_length, alpha):
             finished = []                                   # a min-heap of the k best (score, tokens)
             for t in range(1, max_length + 1):
                 last = torch.tensor([y[-1] if y else model.bos_id for y in live_tokens])
-                logits, new_state, _ = model.step(last, state, source.select(torch.zeros(len(last), dtype=torch.long)))
+                rows = torch.zeros(len(last), dtype=torch.long)
+                logits, new_state, _ = model.step(last, state, source.select(rows))
                 log_probs = logits.double().log_softmax(-1)
                 log_probs[:, model.bos_id] = -math.inf
                 log_probs[:, model.pad_id] = -math.inf

@@ -13,6 +13,9 @@ import torch
 from torch.testing import assert_close
 
 from rnnlab import decoding, seq2seq
+from rnnlab.attention import BahdanauAttention
+from rnnlab.decoding import beam_search, greedy_decode
+from rnnlab.seq2seq import Bridge, Encoder, teacher_forced_loss
 from rnnlab.checks import REGISTRY, CheckFailed, check, sandbox_copy
 from rnnlab.checks import ch07_seq2seq as ch07
 
@@ -21,31 +24,38 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def reference_encode(src, lengths, embedding, rnn, bridge):
     """rnnlab.seq2seq's Encoder and Bridge run on the modules' own parameters (so that the
-    gradients reach them)."""
+    gradients reach them). The references are the names imported above: a check switches off
+    the library's module attributes while the function it checks runs."""
     V, E = embedding.weight.shape
     H = bridge.weight.shape[0]
-    encoder, join = seq2seq.Encoder(V, E, H, impl="reference").double(), seq2seq.Bridge(H, 2, lstm=False).double()
+    encoder, join = Encoder(V, E, H, impl="reference").double(), Bridge(H, 2, lstm=False).double()
     parameters = {"embedding.weight": embedding.weight, **{f"rnn.{k}": v for k, v in rnn.named_parameters()}}
     outputs, final = torch.func.functional_call(encoder, parameters, (src, lengths))
     s0 = torch.func.functional_call(join, {"hidden.weight": bridge.weight, "hidden.bias": bridge.bias}, (final,))
     return outputs, s0
 
 
+def reference_attention(query, keys, mask, W, U, b, v):
+    module = BahdanauAttention(W.shape[1], U.shape[1], W.shape[0]).double()
+    return torch.func.functional_call(module, {"W.weight": W, "U.weight": U, "U.bias": b, "v.weight": v[None]},
+                                      (query, keys, mask))
+
+
 def reference_greedy(model, src, lengths, max_length):
-    hyps = decoding.greedy_decode(model, src, lengths, max_length)
+    hyps = greedy_decode(model, src, lengths, max_length)
     return [hyps.tokens[b, 0, :hyps.lengths[b, 0]].tolist() for b in range(len(src))]
 
 
 def reference_beam(model, src, lengths, beam_size, max_length, alpha):
-    hyps = decoding.beam_search(model, src, lengths, beam_size, max_length, alpha)
+    hyps = beam_search(model, src, lengths, beam_size, max_length, alpha)
     return [(hyps.tokens[b, 0, :hyps.lengths[b, 0]].tolist(), float(hyps.scores[b, 0])) for b in range(len(src))]
 
 
 REFERENCES = {
     "07_seq2seq.encode": reference_encode,
-    "07_seq2seq.teacher_forced_loss": lambda model, src, lengths, targets: seq2seq.teacher_forced_loss(
+    "07_seq2seq.teacher_forced_loss": lambda model, src, lengths, targets: teacher_forced_loss(
         model, src, lengths, targets),
-    "07_seq2seq.additive_attention": ch07._attention_reference,
+    "07_seq2seq.additive_attention": reference_attention,
     "07_seq2seq.greedy_decode": reference_greedy,
     "07_seq2seq.beam_search": reference_beam,
 }
@@ -203,3 +213,16 @@ def test_the_probes_work_from_the_sandbox_copy():
         probe = getattr(module, the_check.probe.__name__)
         inside = probe(fn, case.args, 10.0)
         assert the_check.run_judge(case, inside) is None
+
+
+def test_the_librarys_references_are_switched_off_while_a_student_function_runs():
+    """In the grading sandbox rnnlab's references do not exist; in the notebook they refuse too,
+    with a sentence saying so, and work again afterwards."""
+    def calls_the_library(model, src, lengths, beam_size, max_length, alpha):
+        hyps = decoding.beam_search(model, src, lengths, beam_size, max_length, alpha)
+        return [(hyps.tokens[b, 0, :hyps.lengths[b, 0]].tolist(), float(hyps.scores[b, 0]))
+                for b in range(len(src))]
+
+    with pytest.raises(CheckFailed, match="yours to implement"):
+        check("07_seq2seq.beam_search", calls_the_library)
+    check("07_seq2seq.beam_search", reference_beam)

@@ -36,7 +36,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .. import attention, decoding, seq2seq
 from ..data.dates import date_pairs
 from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt_pair,
-                        judge_gradient, register, type_problem)
+                        judge_gradient, register, switched_off, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
 BOS_ID, EOS_ID, PAD_ID = 1, 2, 3          # <unk> 0, <s> 1, </s> 2, <pad> 3 in both vocabularies
@@ -160,6 +160,20 @@ class TinyTable(nn.Module):
         return torch.stack([self.step(inputs[:, t], state, source)[0] for t in range(inputs.shape[1])], 1), None
 
 
+IMPLEMENT = ("this part is yours to implement: write it with torch and the model or modules you "
+             "are given, not with the course library's reference")
+
+
+def _library_off():
+    """The course library's answers to the parts switched off while a student's function runs
+    (in the grading sandbox they do not exist at all; here they say so). Its helpers, which the
+    references call themselves, stay on: the notebook says the library is not there when graded."""
+    return switched_off([(seq2seq, "Encoder"), (seq2seq, "Bridge"), (seq2seq, "Seq2Seq"),
+                         (seq2seq, "teacher_forced_loss"), (seq2seq, "train_seq2seq"),
+                         (attention, "BahdanauAttention"), (decoding, "greedy_decode"),
+                         (decoding, "beam_search"), (decoding, "predict")], IMPLEMENT)
+
+
 def _sizes(weights) -> tuple:
     """(V_src, V_tgt, E, H) of a Seq2SeqModel's weights."""
     V_src, E = weights["encoder.embedding.weight"].shape
@@ -278,8 +292,9 @@ def _probe_encode(student_fn, inputs, seconds):
     weights, src, lengths, upstream_outputs, upstream_s0 = inputs
     model = _model_of(weights)
     modules, params = _encoder_parts(model)
-    got, problem = call_student(student_fn, (src.clone(), lengths.clone()) + modules, seconds,
-                                copy_inputs=False)
+    with _library_off():
+        got, problem = call_student(student_fn, (src.clone(), lengths.clone()) + modules, seconds,
+                                    copy_inputs=False)
     if problem:
         return {"error": problem}
     result = {"answer": describe(got), "grads": [None] * len(params)}
@@ -390,8 +405,9 @@ def _probe_loss(student_fn, inputs, seconds):
     parameter of the model (in the order of ``model.named_parameters()``)."""
     weights, src, lengths, targets = inputs
     model = _model_of(weights)
-    got, problem = call_student(student_fn, (model, src.clone(), lengths.clone(), targets.clone()), seconds,
-                                copy_inputs=False)
+    with _library_off():
+        got, problem = call_student(student_fn, (model, src.clone(), lengths.clone(), targets.clone()), seconds,
+                                    copy_inputs=False)
     if problem:
         return {"error": problem}
     params = list(model.parameters())
@@ -508,7 +524,8 @@ def _probe_attention(student_fn, inputs, seconds):
     sum(context * u_1) + sum(weights * u_2)."""
     args = [a.detach().clone().requires_grad_(True) if i in ATTENTION_LEAVES else a.clone()
             for i, a in enumerate(inputs[:-2])]
-    got, problem = call_student(student_fn, tuple(args), seconds, copy_inputs=False)
+    with _library_off():
+        got, problem = call_student(student_fn, tuple(args), seconds, copy_inputs=False)
     if problem:
         return {"error": problem}
     leaves = [args[i] for i in ATTENTION_LEAVES]
@@ -546,7 +563,8 @@ def _attention_mistakes(query, keys, mask, W, U, b, v) -> dict:
         "your weights are masked after the softmax without renormalising: they no longer sum to 1":
             lambda: attend(energies, lambda s: torch.softmax(s, -1) * mask),
         "your mask is inverted: True marks the real source positions, not the padding":
-            lambda: attend(energies.masked_fill(mask, float("-inf")), lambda s: torch.nan_to_num(torch.softmax(s, -1))),
+            lambda: attend(energies.masked_fill(mask, float("-inf")),
+                           lambda s: torch.nan_to_num(torch.softmax(s, -1))),
         "your softmax runs over the batch (dim 0): it must run over the source positions (the last dim)":
             lambda: attend(masked, lambda s: torch.nan_to_num(torch.softmax(s, 0))),
         "your score has no tanh: e_j = v^T tanh(W s + U h_j + b)":
@@ -622,8 +640,9 @@ def _probe_decoder(student_fn, inputs, seconds):
     """The student's search on the model the case's weights make (``weights``: a Seq2SeqModel's
     dict, or a TinyTable's tensor), and the rest of the case's arguments."""
     weights, src, lengths, *options = inputs
-    got, problem = call_student(student_fn, (_model_of(weights), src.clone(), lengths.clone(), *options), seconds,
-                                copy_inputs=False)
+    with _library_off():
+        got, problem = call_student(student_fn, (_model_of(weights), src.clone(), lengths.clone(), *options), seconds,
+                                    copy_inputs=False)
     return {"error": problem} if problem else {"answer": describe(got)}
 
 
@@ -855,7 +874,7 @@ def _judge_beam(case: Case, result) -> Optional[str]:
             message = (f"the best output of source {b} is {_ids(want)} (score {want_score:.6g}), yours is "
                        f"{_ids(tokens)}")
             if EOS_ID in tokens[:-1]:
-                return message + ": your beam kept extending a hypothesis after </s> (a finished hypothesis is never extended)"
+                return f"{message}: {BEAM_MISTAKES['extend']}"
             shown = _output_problem(tokens, max_length)
             if shown:
                 return f"{message}: {shown}"
@@ -952,8 +971,9 @@ def _probe_training(student_fn, inputs, seconds):
     """Train the student's model; copy its weights out as plain data (the judge rebuilds a
     Seq2SeqModel from them and decodes held-out dates)."""
     src, lengths, targets, src_vocab_size, tgt_vocab_size, seed = inputs
-    got, problem = call_student(student_fn, (src.clone(), lengths.clone(), targets.clone(), src_vocab_size,
-                                             tgt_vocab_size, seed), seconds, copy_inputs=False)
+    with _library_off():
+        got, problem = call_student(student_fn, (src.clone(), lengths.clone(), targets.clone(), src_vocab_size,
+                                                 tgt_vocab_size, seed), seconds, copy_inputs=False)
     if problem:
         return {"error": problem}
     if not isinstance(got, nn.Module):
