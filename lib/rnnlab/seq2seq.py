@@ -461,11 +461,13 @@ def exact_match_by_length(predictions: Sequence[Sequence], references: Sequence[
 
 def corpus_bleu(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
     """Corpus BLEU (0-100) of tokenised predictions against one reference each, computed by
-    ``sacrebleu`` on the tokens joined by spaces (``tokenize="none"``: the tokens are the words).
+    ``sacrebleu`` on the tokens joined by spaces (``tokenize="none"``: the tokens are the words;
+    ``force=True``: the text is tokenised on purpose, so sacrebleu's warning about it is off).
     Raises ``ImportError`` with a message when sacrebleu is not installed."""
     try:
         import sacrebleu
     except ImportError as error:
         raise ImportError("corpus_bleu needs sacrebleu (pip install sacrebleu)") from error
     hypotheses = [" ".join(p) for p in predictions]
-    return sacrebleu.corpus_bleu(hypotheses, [[" ".join(r) for r in references]], tokenize="none").score
+    return sacrebleu.corpus_bleu(hypotheses, [[" ".join(r) for r in references]], tokenize="none",
+                                force=True).score

@@ -564,6 +564,16 @@ def test_corpus_bleu_is_sacrebleus():
     assert seq2seq.corpus_bleu(ref, ref) == pytest.approx(100.0)
 
 
+def test_corpus_bleu_does_not_warn_about_tokenised_text(capsys, caplog):
+    """Tokenised sentences ending in " ." are what corpus_bleu is for: sacrebleu's advice to
+    detokenise them is not printed."""
+    pytest.importorskip("sacrebleu")
+    sentences = [["the", "cat", "sat", "."]] * 120
+    seq2seq.corpus_bleu(sentences, sentences)
+    captured = capsys.readouterr()
+    assert "detokenize" not in captured.out + captured.err + caplog.text
+
+
 def test_alignment_scores_on_hand_made_attention():
     one_hot = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])   # last row: </s>
     assert gold_attention_mass([one_hot], [[1, 0]]) == 1.0
