@@ -185,10 +185,11 @@ def _names(template) -> list:
 
 def _judge_outputs(case: Case, result, expected: list, template, dims: list, mistakes: dict,
                    after_right: Optional[dict] = None) -> Optional[str]:
-    """Structure, then every tensor of the answer against ``expected`` in order; the first that
-    differs is diagnosed with ``mistakes`` ({explanation: () -> the mistake's flat list of
-    tensors}), or else, if ``after_right`` ({k: sentence}) has one for it, told that the
-    tensors before it are right."""
+    """Structure, then every tensor of the answer against ``expected`` in order. At the first
+    that differs, a mistake of ``mistakes`` ({explanation: () -> the mistake's flat list of
+    tensors}) is named if the whole answer equals that mistake's, after the sentence that
+    ``after_right`` ({k: sentence}) may have for tensor k (that the tensors before it are
+    right)."""
     problem = _structure_problem(result["answer"], template)
     if problem:
         return problem
@@ -196,10 +197,9 @@ def _judge_outputs(case: Case, result, expected: list, template, dims: list, mis
     for k, (name, d) in enumerate(zip(_names(template), dims)):
         problem = compare_tensor(rtol=RTOL, atol=ATOL, dims=d, what=f"your {name}")(case, expected[k], got[k])
         if problem:
-            cause = diagnose(got[k], expected[k], {text: (lambda m=m: m()[k]) for text, m in mistakes.items()},
-                             _close)
-            hint = cause or (after_right or {}).get(k)
-            return f"{problem}. {_sentence(hint)}" if hint else problem
+            cause = diagnose(got, expected, mistakes, _close)     # the whole answer equals the mistake's
+            said = [s for s in ((after_right or {}).get(k), cause) if s]
+            return ". ".join([problem] + [_sentence(s) for s in said])
     return None
 
 
@@ -335,8 +335,8 @@ def _gru_variant(x, h, W_ih, W_hh, b_ih, b_hh, order="rzn", reset_before=False, 
 def _gru_mistakes(x, h, W_ih, W_hh, b_ih, b_hh) -> dict:
     args = (x, h, W_ih, W_hh, b_ih, b_hh)
     found = {
-        "your GRU applies the reset gate before the matrix product, W_hn (r * h) (Cho et al.'s form); "
-        "nn.GRU applies it after: r * (W_hn h + b_hn)": lambda: _gru_variant(*args, reset_before=True),
+        "your GRU applies the reset gate before the matrix product (Cho et al.'s form); nn.GRU applies it "
+        "after: r * (W_hn h + b_hn), not W_hn (r * h) + b_hn": lambda: _gru_variant(*args, reset_before=True),
         "your h_t = (1 - z) * h_{t-1} + z * n_t, z and 1 - z exchanged: nn.GRU keeps z * h_{t-1}":
             lambda: _gru_variant(*args, z_keeps_h=False),
         "your b_hn is outside the reset gate: nn.GRU computes r * (W_hn h + b_hn)":
@@ -414,6 +414,8 @@ def _forward_mistakes(*args) -> dict:
         "as it is, so that h_n and c_n are taken at its own last step t = lengths[b] - 1":
             lambda: _forward_variant(*args, hold=False),
         "your output is not zero past each sequence's end": lambda: _forward_variant(*args, zero_output=False),
+        "your function ignores lengths: it runs every sequence over the padding, into its output and its "
+        "final state": lambda: _forward_variant(*args, hold=False, zero_output=False),
         "your function ignores the initial state (h_0, c_0)": lambda: _forward_variant(*args, use_state=False),
         "you read the initial state as (c_0, h_0): it is (h_0, c_0)":
             lambda: _forward_variant(*args, state_swapped=True),
