@@ -98,10 +98,11 @@ def _sentence(text: Optional[str]) -> Optional[str]:
     return text[0].upper() + text[1:] if text else text
 
 
-def _flatten(value) -> list:
-    """The tensors of a (nested) tuple or list, in order; a tensor alone as one."""
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _flatten(v)]
+def _flatten(value, depth: int = 0) -> list:
+    """The tensors of a tuple or list nested at most 3 deep, in order; a tensor alone as one
+    (anything deeper, a recursive list say, as one item)."""
+    if isinstance(value, (tuple, list)) and depth < 3:
+        return [t for v in value for t in _flatten(v, depth + 1)]
     return [value]
 
 
