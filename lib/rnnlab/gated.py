@@ -46,14 +46,21 @@ def lstm_cell(x: Tensor, state: tuple[Tensor, Tensor], W_ih: Tensor, W_hh: Tenso
     x (B, I); state (h (B, H), c (B, H)); W_ih (4H, I), W_hh (4H, H), b_ih, b_hh (4H,), blocks
     in the order i, f, g, o. Returns (h_t (B, H), c_t (B, H))."""
     h, c = state
+    i, f, g, o = lstm_gates(x, h, W_ih, W_hh, b_ih, b_hh)
+    c = f * c + i * g                      # c_t = f_t * c_{t-1} + i_t * g_t
+    h = o * torch.tanh(c)                  # h_t = o_t * tanh(c_t)
+    return h, c
+
+
+def lstm_gates(x: Tensor, h: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor):
+    """The four gates of one LSTM step: (i_t, f_t, g_t, o_t), each (B, H). x (B, I), h (B, H),
+    weights as ``lstm_cell``."""
     a_i, a_f, a_g, a_o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, dim=-1)
     i = torch.sigmoid(a_i)                 # input gate
     f = torch.sigmoid(a_f)                 # forget gate
     g = torch.tanh(a_g)                    # candidate cell
     o = torch.sigmoid(a_o)                 # output gate
-    c = f * c + i * g                      # c_t = f_t * c_{t-1} + i_t * g_t
-    h = o * torch.tanh(c)                  # h_t = o_t * tanh(c_t)
-    return h, c
+    return i, f, g, o
 
 
 def gru_cell(x: Tensor, h: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:

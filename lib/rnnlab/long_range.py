@@ -12,6 +12,7 @@ loss reaches the states far from it.
   ``copy_error`` train and measure one model.
 - ``state_gradient_norms``: the norm of dL/dh_t (and dL/dc_t for the LSTM) against the
   distance from the loss, on the cells of ``rnnlab.gated`` and a vanilla tanh step.
+- ``gate_trace``: the gates and the cell of a trained LSTM layer at every step of a batch.
 - ``first_failure``: the first length whose error is no better than the baseline.
 
 Everything is batch-first and small enough for a laptop's CPU; ``steps`` and ``hidden_size``
@@ -179,3 +180,20 @@ def state_gradient_norms(kind: str, x: Tensor, weights: tuple, readout: Tensor) 
     if cs:
         result["c"] = norms[T:].flip(0).numpy()
     return result
+
+
+@torch.no_grad()
+def gate_trace(lstm: nn.Module, x: Tensor) -> dict[str, Tensor]:
+    """Run the one-layer, batch-first LSTM layer ``lstm`` (``torch.nn``'s parameter names) over
+    x (B, T, I) step by step and return its gates and cell at every step: {"i", "f", "g", "o",
+    "c", "h"}, each (B, T, H)."""
+    weights = lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0
+    B, H = x.shape[0], lstm.hidden_size
+    h, c = x.new_zeros(B, H), x.new_zeros(B, H)
+    trace = {k: [] for k in "ifgoch"}
+    for x_t in x.unbind(1):
+        i, f, g, o = gated.lstm_gates(x_t, h, *weights)
+        h, c = gated.lstm_cell(x_t, (h, c), *weights)
+        for k, v in zip("ifgoch", (i, f, g, o, c, h)):
+            trace[k].append(v)
+    return {k: torch.stack(v, dim=1) for k, v in trace.items()}

@@ -51,3 +51,14 @@ def test_state_gradient_norms_lstm_cell_path_is_f_times_the_next():
 def test_first_failure():
     assert long_range.first_failure([10, 20, 40], [0.01, 0.1, 0.16], 0.167) == 20
     assert long_range.first_failure([10], [0.01], 0.167) is None
+
+
+def test_gate_trace_reproduces_the_layer():
+    torch.manual_seed(1)
+    model = long_range.CopyModel("lstm", 6, 5)
+    x = model.embedding(torch.randint(0, 6, (2, 7)))
+    trace = long_range.gate_trace(model.recurrent, x)
+    states, _ = model.recurrent(x)
+    torch.testing.assert_close(trace["h"], states.detach())
+    assert set(trace) == set("ifgoch") and trace["f"].shape == (2, 7, 5)
+    assert bool(((trace["f"] > 0) & (trace["f"] < 1)).all())
