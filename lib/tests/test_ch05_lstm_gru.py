@@ -143,4 +143,4 @@ def test_a_vanilla_rnn_of_the_same_size_fails_at_the_assignment_s_length():
             optimizer.step()
     with torch.no_grad():
         error = torch.nn.functional.mse_loss(predict(test_x), test_y).item()
-    assert error > 0.5 * ch05.BASELINE_MSE > 10 * ch05.MSE_THRESHOLD
+    assert error > 0.5 * ch05.BASELINE_MSE and error > 5 * ch05.MSE_THRESHOLD
