@@ -8,7 +8,7 @@ This module computes the same equations over the same parameters, faster:
   records. The input projection of all time steps is one GEMM; the time loop is a
   ``torch.autograd.Function`` (``TimeLoop``) whose forward records no autograd graph, only a
   cache per step, and whose backward is backpropagation through time by hand, one
-  ``*_step_backward`` per step; the gradient of ``W_hh`` is one GEMM over all steps and that of
+  ``_*_backward_step`` per step; the gradient of ``W_hh`` is one GEMM over all steps and that of
   ``b_hh`` one sum, where autograd would do T small GEMMs and T additions. Autograd still
   handles everything outside the loop (W_ih, b_ih, dropout). The hand-written backward is not
   itself differentiable: double backward through the layers raises an error (the cells, which
@@ -18,7 +18,7 @@ This module computes the same equations over the same parameters, faster:
   pre-activations likewise. The loops walk ``unbind(0)`` views (indexing ``x[t]`` under
   autograd would add a zero-filled gradient of the whole sequence at every step, quadratic in
   T). The reverse direction is the same loop over the time-reversed sequence;
-- the local derivatives of each step (``*_derivatives``: gate derivatives such as
+- the local derivatives of each step (``_*_local_derivatives``: gate derivatives such as
   :math:`\sigma(1-\sigma)`, which do not depend on the loss) are computed for a chunk of
   consecutive steps in one call, on the caches of the chunk (a buffer reused chunk after
   chunk, ``_CHUNK_BYTES``), so that each backward step does only a few operations;
@@ -50,17 +50,17 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 # once. ``w_hh_T`` is W_hh transposed, (H, G*H). ``b_hh`` is None when the caller has already
 # folded it into ``gx``.
 #
-# - ``*_step(gx, state, w_hh_T, b_hh, out)`` returns the new state and a *cache*: the
+# - ``_*_forward_step(gx, state, w_hh_T, b_hh, out)`` returns the new state and a *cache*: the
 #   activations that the derivatives need besides the old and new states. It runs without
 #   autograd. ``out`` is None (new tensors), or the tensors to write the new state and the
 #   cache into, in that order (``None`` for any that should be new): the time loop passes
 #   slots of buffers that hold every step, so that no step's results are ever copied.
-# - ``*_derivatives(cache, prev, new)`` turns a cache and the old and new states into the
+# - ``_*_local_derivatives(cache, prev, new)`` turns a cache and the old and new states into the
 #   step's *local* partial derivatives: of the new state with respect to the step's
 #   pre-activations and old state. They do not depend on the loss and are elementwise, so the
 #   time loop computes them for many steps in one call, on caches and states stacked over time
 #   (any leading shape works). They return tensors of their own, never views of the cache.
-# - ``*_step_backward(d_state, local, w_hh, out)`` is one step of backpropagation through time,
+# - ``_*_backward_step(d_state, local, w_hh, out)`` is one step of backpropagation through time,
 #   the chain rule with those derivatives: from the gradient of the new state to the gradients
 #   of the old state, of ``gx`` and of the recurrent half ``h_{t-1} W_hh^T + b_hh`` (the same
 #   as that of ``gx`` except in the GRU). ``w_hh`` is W_hh itself, (G*H, H). ``out`` is None
@@ -75,7 +75,7 @@ def _add_recurrent(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None) -
     return torch.addmm(gx, h, w_hh_T)
 
 
-def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
+def _rnn_tanh_forward_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
     r"""Elman step :math:`h_t = \tanh(a_t)`, with the pre-activation
     :math:`a_t = x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh}`.
 
@@ -86,13 +86,13 @@ def rnn_tanh_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = N
     return h, ()
 
 
-def rnn_tanh_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor]:
+def _rnn_tanh_local_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor]:
     r""":math:`\partial h_t / \partial a_t = 1 - h_t^2` (elementwise)."""
     (h,) = new
     return (1 - h * h,)
 
 
-def rnn_relu_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
+def _rnn_relu_forward_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
     r"""Elman step with ReLU, :math:`h_t = \max(0, a_t)`; returns h_t, cache ()."""
     (o_h,) = out or (None,)
     a = _add_recurrent(gx, h, w_hh_T, b_hh)
@@ -100,13 +100,13 @@ def rnn_relu_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = N
     return h, ()
 
 
-def rnn_relu_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor]:
+def _rnn_relu_local_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor]:
     r""":math:`\partial h_t / \partial a_t = [h_t > 0]` (0 or 1)."""
     (h,) = new
     return ((h > 0).to(h.dtype),)
 
 
-def elman_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
+def _elman_backward_step(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
     r"""Back through either Elman step: :math:`\bar a_t = \bar h_t \odot \partial h_t/\partial a_t`,
     :math:`\bar h_{t-1} = \bar a_t W_{hh}`. Returns (d h_{t-1}, d a_t, d a_t)."""
     (dh_da,) = local
@@ -115,7 +115,7 @@ def elman_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
     return torch.mm(d_a, w_hh), d_a, d_a
 
 
-def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
+def _lstm_forward_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
               b_hh: Tensor | None = None, out=None):
     r"""LSTM step, gates in torch's order i, f, g, o:
 
@@ -145,9 +145,9 @@ def lstm_step(gx: Tensor, state: tuple[Tensor, Tensor], w_hh_T: Tensor,
     return (h, c), (sig, g, tanh_c)
 
 
-def lstm_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The local derivatives of :func:`lstm_step`, with :math:`a^i, a^f, a^g, a^o` the four
-    pre-activations, :math:`\sigma' = \sigma (1 - \sigma)` and :math:`\tanh' = 1 - \tanh^2`:
+def _lstm_local_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The local derivatives of :func:`_lstm_forward_step`, with :math:`a^i, a^f, a^g, a^o`
+    the four pre-activations, :math:`\sigma' = \sigma (1 - \sigma)` and :math:`\tanh' = 1 - \tanh^2`:
 
     .. math::
         \begin{array}{ll}
@@ -173,9 +173,9 @@ def lstm_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Ten
     return d_gates, dh_dc, f.clone()
 
 
-def lstm_step_backward(d_state: tuple[Tensor, Tensor], local: tuple, w_hh: Tensor, out=None):
-    r"""Back through :func:`lstm_step`, from the gradients :math:`\bar h_t, \bar c_t` of the new
-    state (:math:`\bar c_t` so far only what came back from step t+1):
+def _lstm_backward_step(d_state: tuple[Tensor, Tensor], local: tuple, w_hh: Tensor, out=None):
+    r"""Back through :func:`_lstm_forward_step`, from the gradients :math:`\bar h_t, \bar c_t`
+    of the new state (:math:`\bar c_t` so far only what came back from step t+1):
 
     .. math::
         \begin{array}{ll}
@@ -195,7 +195,7 @@ def lstm_step_backward(d_state: tuple[Tensor, Tensor], local: tuple, w_hh: Tenso
     return (torch.mm(d_a, w_hh), d_c * f), d_a, d_a
 
 
-def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
+def _gru_forward_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, out=None):
     r"""GRU step, gates in torch's order r, z, n:
 
     .. math::
@@ -222,8 +222,8 @@ def gru_step(gx: Tensor, h: Tensor, w_hh_T: Tensor, b_hh: Tensor | None = None, 
     return h_new, (rz, n, gh)
 
 
-def gru_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The local derivatives of :func:`gru_step`, with :math:`a^r, a^z, a^n` the
+def _gru_local_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The local derivatives of :func:`_gru_forward_step`, with :math:`a^r, a^z, a^n` the
     pre-activations of r, z, n and :math:`h^n_t = W_{hn} h_{t-1} + b_{hn}`:
 
     .. math::
@@ -256,8 +256,8 @@ def gru_derivatives(cache: tuple, prev: tuple, new: tuple) -> tuple[Tensor, Tens
     return dh_dgx, dh_dgh, z.clone()
 
 
-def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
-    r"""Back through :func:`gru_step`, from the gradient :math:`\bar h_t` of the new state:
+def _gru_backward_step(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
+    r"""Back through :func:`_gru_forward_step`, from the gradient :math:`\bar h_t` of the new state:
 
     .. math::
         \bar g^x_t = [\bar h_t, \bar h_t, \bar h_t] \odot \partial h_t / \partial (a^r, a^z, a^n),
@@ -274,11 +274,12 @@ def gru_step_backward(d_h: Tensor, local: tuple, w_hh: Tensor, out=None):
 
 
 # How each mode steps forward and back, and how wide (in units of H) each tensor of its cache is.
-_STEP = {"RNN_TANH": rnn_tanh_step, "RNN_RELU": rnn_relu_step, "LSTM": lstm_step, "GRU": gru_step}
-_DERIVATIVES = {"RNN_TANH": rnn_tanh_derivatives, "RNN_RELU": rnn_relu_derivatives,
-                "LSTM": lstm_derivatives, "GRU": gru_derivatives}
-_STEP_BACKWARD = {"RNN_TANH": elman_step_backward, "RNN_RELU": elman_step_backward,
-                  "LSTM": lstm_step_backward, "GRU": gru_step_backward}
+_STEP = {"RNN_TANH": _rnn_tanh_forward_step, "RNN_RELU": _rnn_relu_forward_step,
+         "LSTM": _lstm_forward_step, "GRU": _gru_forward_step}
+_DERIVATIVES = {"RNN_TANH": _rnn_tanh_local_derivatives, "RNN_RELU": _rnn_relu_local_derivatives,
+                "LSTM": _lstm_local_derivatives, "GRU": _gru_local_derivatives}
+_STEP_BACKWARD = {"RNN_TANH": _elman_backward_step, "RNN_RELU": _elman_backward_step,
+                  "LSTM": _lstm_backward_step, "GRU": _gru_backward_step}
 _CACHE_WIDTHS = {"RNN_TANH": (), "RNN_RELU": (), "LSTM": (4, 1, 1), "GRU": (2, 1, 3)}
 
 

@@ -48,7 +48,8 @@ def rnn_tanh_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
 
 def rnn_relu_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
                   b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
-    r"""Elman step with ReLU, :math:`h_t = \max(0, x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`.
+    r"""Elman step with ReLU,
+    :math:`h_t = \max(0, x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})`.
 
     Shapes as :func:`rnn_tanh_cell`."""
     return torch.relu(F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh))
@@ -122,7 +123,7 @@ def _check_impl(impl: str) -> str:
 
 
 def _reset_uniform(module: nn.Module, hidden_size: int) -> None:
-    """torch.nn's initialisation: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in registration order."""
+    """torch.nn's initialisation: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in order."""
     bound = 1.0 / math.sqrt(hidden_size)
     for p in module.parameters():
         nn.init.uniform_(p, -bound, bound)
@@ -174,7 +175,8 @@ class _CellBase(nn.Module):
             input = input.unsqueeze(0)
         zeros = input.new_zeros(input.shape[0], self.hidden_size)
         if self.mode == "LSTM":
-            state = (zeros, zeros) if hx is None else tuple(s if batched else s.unsqueeze(0) for s in hx)
+            state = (zeros, zeros) if hx is None else \
+                tuple(s if batched else s.unsqueeze(0) for s in hx)
         else:
             state = zeros if hx is None else (hx if batched else hx.unsqueeze(0))
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -188,15 +190,17 @@ class _CellBase(nn.Module):
 
 
 class RNNCell(_CellBase):
-    r"""Elman cell, as ``torch.nn.RNNCell``: :math:`h' = \tanh(x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh})`
-    (ReLU with ``nonlinearity="relu"``); see :func:`rnn_tanh_cell`.
+    r"""Elman cell, as ``torch.nn.RNNCell``:
+    :math:`h' = \tanh(x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh})` (ReLU with
+    ``nonlinearity="relu"``); see :func:`rnn_tanh_cell`.
 
     ``forward(input, hx=None) -> h'``: input (B, I) or (I,), hx and h' (B, H) or (H,).
     Parameters ``weight_ih`` (H, I), ``weight_hh`` (H, H), ``bias_ih``, ``bias_hh`` (H,)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device=None, dtype=None, *, impl: str = "reference"):
-        super().__init__(_rnn_mode(nonlinearity), input_size, hidden_size, bias, device, dtype, impl)
+        super().__init__(_rnn_mode(nonlinearity), input_size, hidden_size, bias, device, dtype,
+                         impl)
         self.nonlinearity = nonlinearity
 
 
@@ -374,8 +378,9 @@ class _RecurrentLayer(nn.Module):
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 state = tuple(s[k] for s in hx)
-                out, state = self._run_direction(layer_input, state, self._weights(layer, direction),
-                                                 active, reverse=direction == 1)
+                weights = self._weights(layer, direction)
+                out, state = self._run_direction(layer_input, state, weights, active,
+                                                 reverse=direction == 1)
                 outputs.append(out)
                 finals.append(state)
             layer_input = torch.cat(outputs, 2) if len(outputs) > 1 else outputs[0]
@@ -393,7 +398,8 @@ class _RecurrentLayer(nn.Module):
         a shorter sequence's padding comes first and leaves the initial state as it is."""
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad
                                            for t in (x, *state, *weights)):
-            # Training: the same loop, with backpropagation through time written by hand.
+            # While autograd records: the same loop with backpropagation through time
+            # written by hand (rnnlab._recurrent_fast), as fast as torch.nn's.
             return _recurrent_fast.run_direction(self.mode, x, state, weights, active, reverse)
         cell = _CELL[self.mode]
         if reverse:
