@@ -37,7 +37,6 @@ PARITY_WEIGHTS = {
     "w_out": [1.0, -1.0],   # y = h1 and not h2
     "b_out": -0.5,
 }
-PARITY_KEYS = tuple(PARITY_WEIGHTS)
 
 
 def step(z: Tensor) -> Tensor:

@@ -147,7 +147,7 @@ def fit_labeller(model: nn.Module, data: LabelledBatch, epochs: int = 3, batch_s
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: LabelledBatch, batch_size: int = 256) -> Tensor:
+def predict_labels(model: nn.Module, data: LabelledBatch, batch_size: int = 256) -> Tensor:
     """The arg max label of every token (N, T), or of every sequence (N,), in eval mode."""
     model.eval()
     out = []
@@ -293,6 +293,6 @@ def tag_a_corpus(train: Sequence[tuple[list[str], list[str]]], test: Sequence[tu
     fit_labeller(model, encode_tagged(train, vocab, tag_ids), epochs=epochs, lr=lr, seed=seed,
                  progress=progress)
     test_data = encode_tagged(known, vocab, tag_ids)
-    right_tags = predict(model, test_data) == test_data.labels                  # (N, T)
+    right_tags = predict_labels(model, test_data) == test_data.labels                 # (N, T)
     neural = right_tags[length_mask(test_data.lengths, test_data.tokens.shape[1])].double().mean().item()
     return {"most frequent tag": float(np.mean(right)), "neural": neural}

@@ -72,9 +72,5 @@ class Vocab:
         """Tokens of ``ids``."""
         return [self.itos[int(i)] for i in ids]
 
-    def replace_unknown(self, tokens: Sequence[str]) -> list[str]:
-        """``tokens`` with every out-of-vocabulary token replaced by ``<unk>``."""
-        return [t if t in self.stoi else UNK for t in tokens]
-
     def __repr__(self) -> str:
         return f"Vocab({len(self)} tokens: {' '.join(self.itos[:8])}{' ...' if len(self) > 8 else ''})"

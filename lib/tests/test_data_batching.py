@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.data import (PAD, batchify, bucket_batches, build_vocab, encode_stream, lm_batches,
-                         pad_batch, padded_batches)
+from rnnlab.data import (PAD, bucket_batches, build_vocab, encode_stream, input_target_rows,
+                         lm_batches, pad_batch, padded_batches)
 from rnnlab.vocab import EOS, UNK
 
 
@@ -43,9 +43,9 @@ def test_lm_batches_are_contiguous_rows_with_shifted_targets():
         assert torch.equal(x1[:, 0], x0[:, -1] + 1)  # row b continues where it stopped
 
 
-def test_batchify_rejects_a_stream_too_short():
+def test_input_target_rows_rejects_a_stream_too_short():
     with pytest.raises(ValueError, match="too short"):
-        batchify(torch.arange(3), 4)
+        input_target_rows(torch.arange(3), 4)
 
 
 def test_pad_batch_lengths_mask_and_sorting():

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab import layers
+from rnnlab import _recurrent_fast, layers
 
 # kind -> (rnnlab class, torch class, extra constructor arguments)
 KINDS = {
@@ -145,8 +145,8 @@ def test_edge_cases_equal_torch_nn(cfg, dtype):
     check_against_torch(cfg, dtype)
 
 
-# The layers compute the local derivatives of consecutive steps together, in chunks (see
-# layers._CHUNK_BYTES); the sweep's short sequences fit in one. Chunks of 1 and 3 steps of a
+# While training, the reference computes the local derivatives of consecutive steps together,
+# in chunks (see _recurrent_fast._CHUNK_BYTES); the sweep's short sequences fit in one. Chunks of 1 and 3 steps of a
 # 7-step sequence put chunk boundaries inside, before and after each sequence's end.
 CHUNK_CASES = [
     dict(kind=kind, impl="reference", input_size=2, hidden_size=3, num_layers=2, bidirectional=True,
@@ -160,8 +160,40 @@ CHUNK_CASES = [
 def test_derivative_chunks_inside_the_sequence(cfg, steps_per_chunk, monkeypatch):
     gate_blocks = {"lstm": 4, "gru": 3}.get(cfg["kind"], 1)
     bytes_per_step = len(cfg["lengths"]) * gate_blocks * cfg["hidden_size"] * 8   # float64
-    monkeypatch.setattr(layers, "_CHUNK_BYTES", steps_per_chunk * bytes_per_step)
+    monkeypatch.setattr(_recurrent_fast, "_CHUNK_BYTES", steps_per_chunk * bytes_per_step)
     check_against_torch(cfg, torch.float64)
+
+
+@pytest.mark.parametrize("cfg", EDGE_CASES + CHUNK_CASES,
+                         ids=lambda c: f"{c['kind']}-{c['impl']}-{c['how']}-{c['lengths']}")
+def test_plain_loop_without_autograd_equals_torch_nn(cfg):
+    """Without autograd the reference runs the plain loop of rnnlab.layers (with autograd, the
+    loop of rnnlab._recurrent_fast): outputs and final states equal torch.nn's."""
+    cfg = dict(cfg, impl="reference")
+    kind, how, lengths = cfg.pop("kind"), cfg.pop("how"), torch.tensor(cfg.pop("lengths"))
+    initial_state, seed = cfg.pop("initial_state"), cfg.pop("seed")
+    cfg.pop("impl")
+    ours, theirs = pair(kind, "reference", torch.float64, seed, **cfg)
+    B, T, D = len(lengths), int(lengths.max()), 2 if cfg["bidirectional"] else 1
+    x = torch.randn((B, T, cfg["input_size"]) if cfg["batch_first"] else (T, B, cfg["input_size"]),
+                    dtype=torch.float64)
+    shape = (cfg["num_layers"] * D, B, cfg["hidden_size"])
+    hx = tuple(torch.randn(shape, dtype=torch.float64) for _ in range(2 if kind == "lstm" else 1))
+    hx = (hx if kind == "lstm" else hx[0]) if initial_state else None
+    packed = pack_padded_sequence(x, lengths, cfg["batch_first"], enforce_sorted=False)
+    with torch.no_grad():
+        if how == "full":
+            (got, got_n), (want, want_n) = ours(x, hx), theirs(x, hx)
+        elif how == "packed":
+            (got, got_n), (want, want_n) = ours(packed, hx), theirs(packed, hx)
+            got, want = got.data, want.data
+        else:
+            got, got_n = ours(x, hx, lengths=lengths)
+            want, want_n = theirs(packed, hx)
+            want, _ = pad_packed_sequence(want, cfg["batch_first"], total_length=T)
+    assert_same("output", got, want, torch.float64)
+    for name, a, b in zip(("h_n", "c_n"), as_tuple(got_n), as_tuple(want_n)):
+        assert_same(name, a, b, torch.float64)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -112,7 +112,7 @@ def test_fit_labeller_trains_a_tagger(bidirectional):
     model = RNNTagger(len(lang.vocab), len(tagging.TAG_IDS), 16, 16, bidirectional=bidirectional)
     history = tagging.fit_labeller(model, train, epochs=5, progress=False)
     assert history[-1] < history[0] / 3 and not model.training
-    predicted = tagging.predict(model, test)
+    predicted = tagging.predict_labels(model, test)
     score = tagging.tagging_score(tagging.tag_names(predicted, test.lengths), corpus.sentences["test"], lang)
     assert score.overall > 0.9
 
@@ -125,7 +125,7 @@ def test_fit_labeller_trains_a_classifier(make):
     torch.manual_seed(0)
     model = make(len(lang.vocab))
     history = tagging.fit_labeller(model, data, epochs=3, progress=False)
-    assert history[-1] < history[0] and tagging.predict(model, data).shape == (300,)
+    assert history[-1] < history[0] and tagging.predict_labels(model, data).shape == (300,)
 
 
 def test_bag_of_embeddings_is_blind_to_order_and_padding():

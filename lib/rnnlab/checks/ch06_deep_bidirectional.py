@@ -821,7 +821,7 @@ def _padded(rows) -> torch.Tensor:
 def _accuracies(model: Tagger, data, open_mask) -> dict:
     """Accuracy on all real tokens, on the open positions, and against the next token's tag."""
     with torch.no_grad():
-        predicted = tagging.predict(model, data)
+        predicted = tagging.predict_labels(model, data)
     mask = bidirectional.length_mask(data.lengths, data.tokens.shape[1])
     right = predicted == data.labels
     next_right = (predicted[:, :-1] == data.labels[:, 1:])[mask[:, 1:]]

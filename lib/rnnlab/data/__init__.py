@@ -29,8 +29,8 @@ Only ``batching`` uses torch; the other modules need numpy and the standard libr
 
 from .agreement import AgreementPair, AgreementReport, agreement_accuracy, agreement_pairs
 from .automaton import PFA, OracleLM
-from .batching import (PAD, PaddedBatch, batchify, bucket_batches, build_vocab, encode_stream,
-                       lm_batches, pad_batch, padded_batches)
+from .batching import (PAD, PaddedBatch, bucket_batches, build_vocab, encode_stream,
+                       input_target_rows, lm_batches, pad_batch, padded_batches)
 from .corpora import (FILES, ChecksumError, DataUnavailableError, cache_folder, fetch,
                       load_ptb, load_tiny_shakespeare, load_ud_ewt, load_wikitext2, read_conllu)
 from .dates import DATE_FORMATS, date_pairs, format_date, parse_date

@@ -276,9 +276,5 @@ class OracleLM(LanguageModel):
             out[t] = math.log(p)
         return out
 
-    def prefix_logprob(self, prefix: Sequence[str]) -> float:
-        """ln P(the sentence starts with ``prefix``): the sum of the first len(prefix) terms."""
-        return float(self.token_logprobs(prefix)[:-1].sum())
-
     def __repr__(self) -> str:
         return f"OracleLM({len(self.vocab)} tokens, {self.pfa.num_states} automaton states)"

@@ -57,7 +57,7 @@ def encode_stream(sentences: Sequence[Sequence[str]], vocab: Vocab, eos: bool = 
     return _on(torch.as_tensor(np.concatenate(ids) if ids else np.zeros(0, np.int64)), device)
 
 
-def batchify(stream: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def input_target_rows(stream: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Cut ``stream`` (N,) into ``batch_size`` = B rows of inputs and next-token targets:
     both (B, L) with L = (N - 1) // B; targets[b, t] is the token after inputs[b, t]
     in the stream. The last N - 1 - B L tokens are dropped."""
@@ -73,7 +73,7 @@ def lm_batches(stream: torch.Tensor, batch_size: int, bptt: int,
     """Contiguous (x, y) windows for truncated BPTT: x, y of shape (B, T) with T = ``bptt``
     (the last window may be shorter), y[b, t] the token after x[b, t]; row b of each window
     continues row b of the previous one. ``len(list(...))`` = ceil(L / T), L = (N-1) // B."""
-    inputs, targets = batchify(stream, batch_size)
+    inputs, targets = input_target_rows(stream, batch_size)
     for start in range(0, inputs.shape[1], bptt):
         yield _on(inputs[:, start:start + bptt], device), _on(targets[:, start:start + bptt], device)
 

@@ -56,7 +56,6 @@ import numpy as np
 from ..vocab import Vocab
 
 SG, PL = "sg", "pl"
-NUMBERS = (SG, PL)
 
 # ---------------------------------------------------------------------------------------------
 # The lexicon. Lists are ordered so that the first entries (kept by small configurations,
