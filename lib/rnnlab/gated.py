@@ -1,7 +1,9 @@
-r"""The LSTM and the GRU written out, one equation per line: the reference of chapter 05.
+r"""The LSTM and the GRU as chapter 05 uses them: the reference its checks compare against.
 
-These are the lecture's (and PyTorch's) equations over ``torch.nn``'s parameter layout, for
-reading and for checking answers; ``rnnlab.layers`` runs the same equations fast.
+The cells are ``rnnlab.layers``' ``lstm_cell`` and ``gru_cell`` (the one place their equations
+are written; re-exported here). This module adds what the chapter needs around them: the gates
+of one LSTM step (``lstm_gates``), the GRU of Cho et al. (``gru_cell_cho``), the LSTM over a
+padded batch (``lstm_forward``) and one LSTM step with its gradients by hand.
 
 LSTM (``nn.LSTMCell``): the four blocks of ``W_ih`` (4H, I), ``W_hh`` (4H, H) and the biases
 (4H,) are stacked in the order **i, f, g, o**:
@@ -38,23 +40,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .layers import gru_cell, lstm_cell
 
-def lstm_cell(x: Tensor, state: tuple[Tensor, Tensor], W_ih: Tensor, W_hh: Tensor,
-              b_ih: Tensor, b_hh: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM step, equal to ``nn.LSTMCell``.
-
-    x (B, I); state (h (B, H), c (B, H)); W_ih (4H, I), W_hh (4H, H), b_ih, b_hh (4H,), blocks
-    in the order i, f, g, o. Returns (h_t (B, H), c_t (B, H))."""
-    h, c = state
-    i, f, g, o = lstm_gates(x, h, W_ih, W_hh, b_ih, b_hh)
-    c = f * c + i * g                      # c_t = f_t * c_{t-1} + i_t * g_t
-    h = o * torch.tanh(c)                  # h_t = o_t * tanh(c_t)
-    return h, c
+__all__ = ["lstm_cell", "gru_cell", "lstm_gates", "gru_cell_cho", "lstm_forward",
+           "lstm_step_forward", "lstm_step_backward", "parameter_count"]
 
 
 def lstm_gates(x: Tensor, h: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor):
     """The four gates of one LSTM step: (i_t, f_t, g_t, o_t), each (B, H). x (B, I), h (B, H),
-    weights as ``lstm_cell``."""
+    weights as ``rnnlab.layers.lstm_cell``."""
     a_i, a_f, a_g, a_o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, dim=-1)
     i = torch.sigmoid(a_i)                 # input gate
     f = torch.sigmoid(a_f)                 # forget gate
@@ -63,23 +57,10 @@ def lstm_gates(x: Tensor, h: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b
     return i, f, g, o
 
 
-def gru_cell(x: Tensor, h: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
-    """One GRU step in PyTorch's form, equal to ``nn.GRUCell``.
-
-    x (B, I); h (B, H); W_ih (3H, I), W_hh (3H, H), b_ih, b_hh (3H,), blocks r, z, n.
-    Returns h_t (B, H)."""
-    x_r, x_z, x_n = (x @ W_ih.T + b_ih).chunk(3, dim=-1)
-    h_r, h_z, h_n = (h @ W_hh.T + b_hh).chunk(3, dim=-1)
-    r = torch.sigmoid(x_r + h_r)           # reset gate
-    z = torch.sigmoid(x_z + h_z)           # update gate
-    n = torch.tanh(x_n + r * h_n)          # r_t * (W_hn h + b_hn): reset after the product
-    return z * h + (1 - z) * n             # h_t = z_t * h_{t-1} + (1 - z_t) * n_t
-
-
 def gru_cell_cho(x: Tensor, h: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
     """One GRU step in Cho et al. (2014)'s form: the reset gate multiplies h *before* the
     product, n_t = tanh(W_in x + b_in + W_hn (r_t * h) + b_hn). Same parameters and shapes as
-    ``gru_cell``; not what ``nn.GRU`` computes."""
+    ``rnnlab.layers.gru_cell``; not what ``nn.GRU`` computes."""
     x_r, x_z, x_n = (x @ W_ih.T + b_ih).chunk(3, dim=-1)
     W_hr, W_hz, W_hn = W_hh.chunk(3, dim=0)
     b_hr, b_hz, b_hn = b_hh.chunk(3, dim=0)

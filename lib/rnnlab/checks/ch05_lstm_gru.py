@@ -50,6 +50,8 @@ IMPLEMENT = ("this part implements the cell's equations with tensor operations (
 BY_HAND = ("this part is derived by hand: compute every gradient with the chain rule from the cache, "
            "as in chapter 04")
 KERNELS = ("lstm_cell", "gru_cell", "lstm", "gru")
+NOT_WHEN_GRADED = ("rnnlab's own answer to this part is not available when the notebook is graded; "
+                   "write it with tensor operations")
 
 
 def _randn(seed: int, *shape, scale: float = 1.0) -> torch.Tensor:
@@ -79,9 +81,16 @@ class _KernelsSwitchedOff:
         return False
 
 
+def _answers_off():
+    """rnnlab.layers' cell functions (the answers to parts 1 and 2, which the grading sandbox
+    does not have) switched off while the block runs, so that an answer calling them fails in
+    the notebook too."""
+    return switched_off([(layers, "lstm_cell"), (layers, "gru_cell")], NOT_WHEN_GRADED)
+
+
 class _RecurrentSwitchedOff:
     """torch's LSTM and GRU modules, cells and kernels switched off while the block runs, and
-    rnnlab.layers' (the fast versions of the same equations)."""
+    rnnlab.layers' (the same equations: its LSTM and GRU classes and ``_answers_off``'s cells)."""
 
     def __init__(self, reason: str = IMPLEMENT):
         self.reason, self.stack = reason, ExitStack()
@@ -89,9 +98,9 @@ class _RecurrentSwitchedOff:
     def __enter__(self):
         modules = (nn, nn.modules.rnn, layers)
         classes = ("LSTM", "LSTMCell", "GRU", "GRUCell")
-        functions = [(m, c) for m in modules for c in classes] + [(torch, k) for k in KERNELS] + \
-            [(layers, "lstm_step"), (layers, "gru_step")]
+        functions = [(m, c) for m in modules for c in classes] + [(torch, k) for k in KERNELS]
         self.stack.enter_context(switched_off(functions, self.reason))
+        self.stack.enter_context(_answers_off())
         self.stack.enter_context(_KernelsSwitchedOff(self.reason))
         return self
 
@@ -152,7 +161,8 @@ def _probe_differentiable(student_fn, inputs, seconds, switch_off: bool = True):
         with _RecurrentSwitchedOff():
             got, problem = call_student(student_fn, tuple(args), seconds, copy_inputs=False)
     else:
-        got, problem = call_student(student_fn, tuple(args), seconds, copy_inputs=False)
+        with _answers_off():
+            got, problem = call_student(student_fn, tuple(args), seconds, copy_inputs=False)
     if problem:
         return {"error": problem}
     result = {"answer": describe(got), "grads": [None] * len(leaves)}

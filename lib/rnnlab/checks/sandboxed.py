@@ -8,7 +8,7 @@ decorators) and their constant literals are kept; every other module-level state
 So a probe, and everything a probe calls, must be a function or class of the module or of
 ``framework``/``plain``, or a literal constant: never a value computed at import time, never
 a reference implementation (in the sandbox those modules refuse every call). The test
-``lib/tests/test_checks_sandboxed.py`` runs every check's probe from the sandbox copy and
+``tests/test_guarded.py`` runs every check's probe from the sandbox copy and
 compares its answers with the full module's.
 """
 
