@@ -146,7 +146,7 @@ class Corpus:
     language: object = None
 
 
-def _present(name: str) -> bool:
+def on_disk(name: str) -> bool:
     """Whether a corpus file is in the ``RNNLAB_DATA`` mirror or the cache (no download)."""
     from .data.corpora import FILES, cache_folder
 
@@ -190,8 +190,8 @@ def load_corpus(name: str, config: RunConfig, download: bool = True) -> Corpus:
                               for s, c in (("train", cap), ("valid", small), ("test", small))),
                       "Penn Treebank (Mikolov's text)" + (" cut to the configuration" if cap else ""))
     if name == "wikitext2":
-        if _present("wikitext2/train") or download and not (_present("wikitext2/valid")
-                                                              and _present("wikitext2/test")):
+        if on_disk("wikitext2/train") or download and not (on_disk("wikitext2/valid")
+                                                              and on_disk("wikitext2/test")):
             return Corpus(name, *(_first_tokens(load_wikitext2(s), c)
                                   for s, c in (("train", cap), ("valid", small), ("test", small))),
                           "WikiText-2" + (" cut to the configuration" if cap else ""))
