@@ -133,7 +133,7 @@ gpu = pytest.mark.gpu
 
 
 @gpu
-def test_gpu_tiny_run_uses_cuda_and_bf16(tmp_path):
+def test_gpu_tiny_run_on_cuda(tmp_path):
     results = reproduce.reproduce("synthetic", TINY, tmp_path, models=SOME, device="cuda",
                                   progress=False, download=False)
     assert results["provenance"]["device"].startswith("cuda (")
@@ -145,6 +145,8 @@ def test_gpu_tiny_run_uses_cuda_and_bf16(tmp_path):
 
 @gpu
 def test_gpu_resume_gives_the_same_numbers(uninterrupted, tmp_path):
+    """On the GPU the embedding's backward adds with atomics (not bit-reproducible), so two
+    runs agree to rounding, not exactly; bf16 autocast against the CPU's float32: to 5%."""
     def stop(name, epoch):
         if (name, epoch) == ("LSTM", 0):
             raise Interrupted
@@ -156,7 +158,29 @@ def test_gpu_resume_gives_the_same_numbers(uninterrupted, tmp_path):
     straight = on_gpu(tmp_path / "straight")
     with pytest.raises(Interrupted):
         on_gpu(tmp_path / "resumed", on_checkpoint=stop)
-    assert numbers(on_gpu(tmp_path / "resumed")) == numbers(straight)
-    # bf16 autocast on the GPU against float32 on the CPU: close, not equal
-    for gpu_row, cpu_row in zip(straight["rows"], uninterrupted[1]["rows"]):
-        assert gpu_row["test_perplexity"] == pytest.approx(cpu_row["test_perplexity"], rel=0.05)
+    resumed = on_gpu(tmp_path / "resumed")
+    for again, first, cpu in zip(resumed["rows"], straight["rows"], uninterrupted[1]["rows"]):
+        assert again["test_perplexity"] == pytest.approx(first["test_perplexity"], rel=1e-3)
+        if first["history"]:
+            assert again["history"]["valid_perplexity"] == pytest.approx(
+                first["history"]["valid_perplexity"], rel=1e-3)
+        assert first["test_perplexity"] == pytest.approx(cpu["test_perplexity"], rel=0.05)
+
+
+@gpu
+def test_gpu_bf16_epoch_matches_float32():
+    """One epoch of the fused LSTM LM under bf16 autocast (cuDNN) against float32, same
+    weights and data: the losses agree to bf16's precision."""
+    from rnnlab import models, train
+
+    stream = train.batchify(torch.arange(4000) % 37, 8)
+    losses = {}
+    for amp in (False, True):
+        torch.manual_seed(0)
+        lm = models.RNNLM(37, 32, 32, kind="lstm", num_layers=2).cuda()
+        config = train.TrainConfig(bptt_len=20, optimizer="sgd", lr=1.0, mixed_precision=amp,
+                                   progress=False)
+        losses[amp], speed = train.train_epoch(lm, stream, torch.optim.SGD(lm.parameters(), lr=1.0),
+                                               config)
+        assert speed > 0
+    assert losses[True] == pytest.approx(losses[False], rel=0.02)
