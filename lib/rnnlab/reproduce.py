@@ -28,7 +28,8 @@ valid split, are validated on the rest and tested on the test split, and the tab
 
 A run writes into its folder (``runs/<corpus>-<config>`` by default): per neural model and
 epoch a checkpoint (model, optimizer, history and random-number state; the last epoch's and the
-best epoch's are kept), one JSON row per finished model, then ``results.md`` (the table and its
+best epoch's are kept), one JSON row per finished model (``run.json`` names the corpus and the
+configuration: a folder holds one run), then ``results.md`` (the table and its
 provenance: command, commit, torch version, device, date), ``results.json`` and two plots
 (``perplexity_vs_parameters.png``, ``validation_vs_time.png``). Run the same command again after
 an interruption and it resumes at the last checkpoint: finished models are read back, the
@@ -366,6 +367,18 @@ def _commit() -> str | None:
     return commit + ("+changes" if dirty else "")
 
 
+def _claim(folder: Path, corpus: str, config: RunConfig) -> None:
+    """Record which corpus and configuration the run folder holds; refuse another one (its
+    checkpoints and rows would be read back as if they were this run's)."""
+    run = {"corpus": corpus, "config": asdict(config)}
+    path = folder / "run.json"
+    if path.is_file() and json.loads(path.read_text()) != run:
+        raise ValueError(f"{folder} holds a run of another corpus or configuration "
+                         f"({path.read_text().strip()}); choose another run folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(run))
+
+
 def reproduce(corpus: str = "synthetic", config: str | RunConfig = "small",
               out: str | os.PathLike | None = None, models: list[str] | None = None,
               epochs: int | None = None, device: torch.device | str | None = None,
@@ -380,6 +393,7 @@ def reproduce(corpus: str = "synthetic", config: str | RunConfig = "small",
     if epochs is not None:
         config = replace(config, epochs=epochs)
     folder = Path(out or f"runs/{corpus}-{config.name}")
+    _claim(folder, corpus, config)
     dev = torch.device(device) if device is not None else best_device()
     data = load_corpus(corpus, config, download)
     vocab = build_vocab(data.train)
@@ -412,8 +426,8 @@ def reproduce(corpus: str = "synthetic", config: str | RunConfig = "small",
         references=[dict(model=m, corpus=c, test_perplexity=p, source=s) for m, c, p, s in REFERENCES],
         sizes={split: _tokens(getattr(data, split)) for split in ("train", "valid", "test")},
         vocabulary=len(vocab),
-        provenance=dict(command=command or shlex.join([Path(sys.executable).name, "-m",
-                                                       "rnnlab.reproduce", *sys.argv[1:]]),
+        provenance=dict(command=command or f"rnnlab.reproduce.reproduce({corpus!r}, "
+                                            f"{config.name!r}, epochs={config.epochs})",
                         commit=_commit(), torch=torch.__version__, python=platform.python_version(),
                         device=str(dev) + (f" ({torch.cuda.get_device_name(dev)})"
                                            if dev.type == "cuda" else ""),
@@ -500,7 +514,10 @@ def plot(results: dict, folder: Path) -> None:
             ax.plot(elapsed, r["history"]["valid_perplexity"], "o-", ms=3, label=r["model"])
     ax.set(yscale="log", xlabel="training time (s)", ylabel="validation perplexity",
            title=f"Validation perplexity after each epoch, {results['corpus']}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    if ax.lines:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no neural model in this run", ha="center", transform=ax.transAxes)
     fig.savefig(folder / "validation_vs_time.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
 
@@ -515,10 +532,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, help="override the configuration's epochs")
     parser.add_argument("--device", help="torch device (default: rnnlab.device())")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     results = reproduce(args.corpus, args.config, args.out,
                         args.models.split(",") if args.models else None, args.epochs,
-                        args.device, not args.no_progress)
+                        args.device, not args.no_progress,
+                        command=shlex.join(["python", "-m", "rnnlab.reproduce", *argv]))
     print(markdown(results))
     return results
 

@@ -104,6 +104,17 @@ def test_provenance(uninterrupted):
     assert results["config"]["name"] == "tiny" and results["sizes"]["train"] > 1000
 
 
+def test_command_line_and_one_run_per_folder(uninterrupted, tmp_path, capsys):
+    results = reproduce.main(["--config", "tiny", "--models", "Kneser-Ney 3-gram", "--out",
+                              str(tmp_path), "--no-progress", "--device", "cpu"])
+    assert results["provenance"]["command"] == (
+        f"python -m rnnlab.reproduce --config tiny --models 'Kneser-Ney 3-gram' --out {tmp_path} "
+        "--no-progress --device cpu")
+    assert "| Kneser-Ney 3-gram |" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="another corpus or configuration"):
+        run(uninterrupted[0], epochs=3)            # its checkpoints are of a 2-epoch run
+
+
 def test_configurations_carry_zarembas_settings():
     small, medium = reproduce.CONFIGS["small"], reproduce.CONFIGS["medium"]
     assert (small.hidden_size, small.epochs, small.clip_norm, small.bptt_len) == (200, 13, 5.0, 20)
