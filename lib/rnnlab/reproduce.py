@@ -500,6 +500,7 @@ def plot(results: dict, folder: Path) -> None:
             ax.axhline(r["test_perplexity"], color="grey", ls="--", lw=0.8, label=r["model"])
     ax.set(xscale="log", xlabel="parameters (count models: stored n-grams)",
            ylabel="test perplexity", title=f"Perplexity against size, {results['corpus']}")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())   # decades only
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
     fig.savefig(folder / "perplexity_vs_parameters.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -513,7 +514,11 @@ def plot(results: dict, folder: Path) -> None:
                 elapsed.append(total)
             ax.plot(elapsed, r["history"]["valid_perplexity"], "o-", ms=3, label=r["model"])
     ax.set(yscale="log", xlabel="training time (s)", ylabel="validation perplexity",
-           title=f"Validation perplexity after each epoch, {results['corpus']}")
+           title=f"Validation perplexity after each epoch, {results['corpus']}\n"
+                 "(values above 10x the worst final one are off the scale)")
+    finals = [r["history"]["valid_perplexity"][-1] for r in results["rows"] if r["history"]]
+    if finals:                          # a diverging first epoch would flatten every curve
+        ax.set_ylim(top=10 * max(finals))
     if ax.lines:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
     else:
