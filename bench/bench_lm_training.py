@@ -47,7 +47,8 @@ from rnnlab.train import TrainConfig, batchify, evaluate, train_epoch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # word_language_model's defaults
-EMSIZE, NHID, NLAYERS, DROPOUT, LR, CLIP, BATCH, BPTT, EVAL_BATCH = 200, 200, 2, 0.2, 20.0, 0.25, 20, 35, 10
+EMSIZE, NHID, NLAYERS, DROPOUT = 200, 200, 2, 0.2
+LR, CLIP, BATCH, BPTT, EVAL_BATCH = 20.0, 0.25, 20, 35, 10
 
 
 # -- PyTorch's word_language_model, as it writes it ------------------------------------------------
@@ -143,7 +144,8 @@ def example_evaluate(model, data_source, criterion):
 def token_streams():
     """(name, train sentences, validation sentences): WikiText-2 valid/test if on disk."""
     if on_disk("wikitext2/valid") and on_disk("wikitext2/test"):
-        return "WikiText-2 (trained on valid, validated on test)", load_wikitext2("valid"), load_wikitext2("test")
+        return ("WikiText-2 (trained on valid, validated on test)", load_wikitext2("valid"),
+                load_wikitext2("test"))
     corpus = stdlib_docstring_corpus()
     return f"stdlib docstrings (Python {corpus.python_version})", corpus.train, corpus.valid
 

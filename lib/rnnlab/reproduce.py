@@ -210,9 +210,12 @@ def load_corpus(name: str, config: RunConfig, download: bool = True) -> Corpus:
 def count_models() -> dict[str, Callable]:
     """name -> (train, valid, vocab) -> fitted NGramLM, in the order of chapter 01."""
     return {
-        "trigram add-k (k=0.1)": lambda train, valid, vocab: NGramLM(3, "addk", k=0.1).fit(train, vocab),
-        "Kneser-Ney 3-gram": lambda train, valid, vocab: NGramLM(3, "kn").fit(train, vocab).tune(valid),
-        "Kneser-Ney 5-gram": lambda train, valid, vocab: NGramLM(5, "kn").fit(train, vocab).tune(valid),
+        "trigram add-k (k=0.1)":
+            lambda train, valid, vocab: NGramLM(3, "addk", k=0.1).fit(train, vocab),
+        "Kneser-Ney 3-gram":
+            lambda train, valid, vocab: NGramLM(3, "kn").fit(train, vocab).tune(valid),
+        "Kneser-Ney 5-gram":
+            lambda train, valid, vocab: NGramLM(5, "kn").fit(train, vocab).tune(valid),
     }
 
 
@@ -432,7 +435,8 @@ def reproduce(corpus: str = "synthetic", config: str | RunConfig = "small",
                         device=str(dev) + (f" ({torch.cuda.get_device_name(dev)})"
                                            if dev.type == "cuda" else ""),
                         threads=torch.get_num_threads(),
-                        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")))
+                        date=datetime.datetime.now(datetime.timezone.utc)
+                        .isoformat(timespec="seconds")))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=1))
     (folder / "results.md").write_text(markdown(results) + "\n")
