@@ -9,7 +9,7 @@ BUILD  := _build
 # jupyter-book flags: warnings (a failing chapter cell among them) are errors
 JB_FLAGS := --warningiserror --nitpick --keep-going
 
-.PHONY: student course site publish release grade demo test bench clean
+.PHONY: student course site publish release grade demo test bench reproduce clean
 
 $(STAMP): requirements.txt requirements-student.txt lib/pyproject.toml autograder/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,14 @@ test: site
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The course's table of language models on one corpus (rnnlab.reproduce), into runs/; run it
+# again after an interruption to resume. CORPUS: synthetic, docstrings, wikitext2 or ptb;
+# CONFIG: tiny, small or medium.
+CORPUS ?= synthetic
+CONFIG ?= small
+reproduce: $(STAMP)
+	$(BIN)/python -m rnnlab.reproduce --corpus $(CORPUS) --config $(CONFIG)
 
 clean:
 	rm -rf $(BUILD) autograder/downloaded autograder/submitted autograder/autograded autograder/feedback \

@@ -25,6 +25,7 @@ One module per concept:
 - ``rnnlab.decoding`` batched greedy search and beam search with length normalisation
 - ``rnnlab.bidirectional`` stacked and bidirectional RNNs over padded batches, written out (chapter 06)
 - ``rnnlab.tagging`` sequence tagging and classification: masked loss and accuracy, training, Toy English's baselines and exact ceilings
+- ``rnnlab.reproduce`` the course's table of language models on one corpus, by one command (``make reproduce``)
 """
 
 __version__ = "0.1.0"

@@ -145,7 +145,9 @@ class RNNLM(nn.Module):
 
     def forward(self, tokens: Tensor, state=None, lengths: Tensor | None = None):
         outputs, state = self.encoder(tokens, state, lengths)
-        return self.output(outputs), state
+        # batch-first outputs are a transposed view; made contiguous, the output layer is one
+        # matrix product with its bias fused in (addmm), not a copy, a product and an addition
+        return self.output(outputs.contiguous()), state
 
 
 class RNNTagger(nn.Module):
