@@ -9,6 +9,11 @@ BUILD  := _build
 # jupyter-book flags: warnings (a failing chapter cell among them) are errors
 JB_FLAGS := --warningiserror --nitpick --keep-going
 
+# A mirror of the real corpora beside the repository, where there is one (rnnlab.data reads
+# RNNLAB_DATA; see README "Data"): the pages, tests and `make reproduce` then use it.
+RNNLAB_DATA ?= $(abspath $(wildcard ../shared/data))
+export RNNLAB_DATA
+
 .PHONY: student course site publish release grade demo test bench reproduce clean
 
 $(STAMP): requirements.txt requirements-student.txt lib/pyproject.toml autograder/pyproject.toml
