@@ -89,11 +89,11 @@ bench: $(STAMP)
 
 # The course's table of language models on one corpus (rnnlab.reproduce), into runs/; run it
 # again after an interruption to resume. CORPUS: synthetic, docstrings, wikitext2 or ptb;
-# CONFIG: tiny, small or medium.
+# CONFIG: tiny, course, small or medium (default: course for synthetic and docstrings, else small).
 CORPUS ?= synthetic
-CONFIG ?= small
+CONFIG ?=
 reproduce: $(STAMP)
-	$(BIN)/python -m rnnlab.reproduce --corpus $(CORPUS) --config $(CONFIG)
+	$(BIN)/python -m rnnlab.reproduce --corpus $(CORPUS) $(if $(CONFIG),--config $(CONFIG))
 
 clean:
 	rm -rf $(BUILD) autograder/downloaded autograder/submitted autograder/autograded autograder/feedback \

@@ -1,6 +1,6 @@
 r"""The course's table of language models on one corpus, reproduced by one command.
 
-    make reproduce CORPUS=synthetic CONFIG=small
+    make reproduce CORPUS=synthetic
     python -m rnnlab.reproduce --corpus wikitext2 --config small
 
 Every language model of the course is trained and evaluated on the same corpus, with the same
@@ -21,10 +21,14 @@ with the state carried across windows, the convention of the published rows.
 Configurations (``CONFIGS``) are named: ``tiny`` for tests (seconds), ``small`` and ``medium``
 with the settings of Zaremba et al. 2014 for PTB (SGD at learning rate 1 halved, or divided by
 1.25, every epoch after the 4th, or the 6th; gradients clipped to norm 5; weights uniform in
-+-0.1, or +-0.05; batch 20). Corpora: ``synthetic``, ``docstrings`` (the standard library's),
-``wikitext2`` and ``ptb`` (from the ``RNNLAB_DATA`` mirror or the cache, else downloaded, sha256
-checked; offline with only WikiText-2's valid and test splits, the models train on 90% of the
-valid split, are validated on the rest and tested on the test split, and the table says so).
++-0.1, or +-0.05; batch 20), and ``course`` for the course's small corpora, on which Zaremba's
+13 epochs are too few updates (Adam at one learning rate for every model, gradients clipped,
+early stopping on validation perplexity). Without ``--config`` a corpus gets its
+``DEFAULT_CONFIG``: ``course`` for synthetic and docstrings, ``small`` for the others.
+Corpora: ``synthetic``, ``docstrings`` (the standard library's), ``wikitext2`` and ``ptb``
+(from the ``RNNLAB_DATA`` mirror or the cache, else downloaded, sha256 checked; offline with
+only WikiText-2's valid and test splits, the models train on 90% of the valid split, are
+validated on the rest and tested on the test split, and the table says so).
 
 A run writes into its folder (``runs/<corpus>-<config>`` by default): per neural model and
 epoch a checkpoint (model, optimizer, history and random-number state; the last epoch's and the
@@ -93,10 +97,20 @@ class RunConfig:
     init_scale: float | None     # every weight uniform in +-init_scale (None: torch's default)
     agreement_pairs: int         # minimal pairs scored on the synthetic corpus
     seed: int = 0
+    optimizer: str = "sgd"       # "sgd" or "adam"
+    patience: int | None = None  # stop after this many epochs without a better validation
+    #                              perplexity (None: train every epoch)
 
     def learning_rate(self, epoch: int) -> float:
         """Zaremba et al.'s schedule: constant for ``decay_after`` epochs, then decayed."""
         return self.lr * self.lr_decay ** max(epoch + 1 - self.decay_after, 0)
+
+    def stops_after(self, valid_perplexity: list[float]) -> bool:
+        """Early stopping: whether ``patience`` epochs have passed since the best one."""
+        if self.patience is None or not valid_perplexity:
+            return False
+        best = valid_perplexity.index(min(valid_perplexity))
+        return len(valid_perplexity) - 1 - best >= self.patience
 
 
 CONFIGS = {
@@ -112,7 +126,19 @@ CONFIGS = {
     "medium": RunConfig("medium", "default", None, 650, 650, 4, epochs=39, batch_size=20,
                         bptt_len=35, lr=1.0, lr_decay=0.8, decay_after=6, clip_norm=5.0,
                         dropout=0.5, init_scale=0.05, agreement_pairs=600),
+    # The course's own corpora (synthetic: 30k training tokens, 75 updates an epoch at batch
+    # 20) are far smaller than PTB: Zaremba's schedule stops before the models have learnt.
+    # Adam at one learning rate for every model, clipped, with early stopping on validation
+    # perplexity (the best epoch's weights are tested).
+    "course": RunConfig("course", "default", None, 200, 200, 4, epochs=20,
+                        batch_size=20, bptt_len=20, lr=3e-3, lr_decay=1.0, decay_after=0,
+                        clip_norm=1.0, dropout=0.3, init_scale=None,
+                        agreement_pairs=600, optimizer="adam", patience=3),
 }
+# The configuration a corpus gets when none is named: Zaremba's PTB settings for the corpora
+# they were published on (and WikiText-2, its size), the course's for the course's corpora.
+DEFAULT_CONFIG = {"synthetic": "course", "docstrings": "course", "wikitext2": "small",
+                  "ptb": "small"}
 
 # The lecture's published rows: (model, corpus, test perplexity, source)
 REFERENCES = [
@@ -282,14 +308,15 @@ def _save_atomically(path: Path, *args, **kwargs) -> None:
 def train_neural(name: str, make_model: Callable[[int], nn.Module], corpus: Corpus, vocab,
                  config: RunConfig, folder: Path, device: torch.device, progress: bool = True,
                  on_checkpoint: Callable | None = None) -> dict:
-    """Train one network for ``config.epochs`` epochs of truncated BPTT, resuming from the
+    """Train one network for ``config.epochs`` epochs of truncated BPTT (fewer when the
+    configuration stops early: ``RunConfig.stops_after``), resuming from the
     last epoch checkpoint in ``folder`` if there is one, and return its row: test perplexity
     of the best validation epoch's weights, parameters, time, tokens/s, per-epoch history.
     ``on_checkpoint(name, epoch)`` is called after each epoch's checkpoint is written."""
     folder.mkdir(parents=True, exist_ok=True)
     train_config = TrainConfig(batch_size=config.batch_size, bptt_len=config.bptt_len,
-                               optimizer="sgd", lr=config.lr, clip_norm=config.clip_norm,
-                               progress=progress, seed=None)
+                               optimizer=config.optimizer, lr=config.lr,
+                               clip_norm=config.clip_norm, progress=progress, seed=None)
     train = batchify(encode_stream(corpus.train, vocab), config.batch_size)
     valid = batchify(encode_stream(corpus.valid, vocab), EVAL_ROWS)
     test = batchify(encode_stream(corpus.test, vocab), EVAL_ROWS)
@@ -299,7 +326,8 @@ def train_neural(name: str, make_model: Callable[[int], nn.Module], corpus: Corp
         for parameter in model.parameters():
             nn.init.uniform_(parameter, -config.init_scale, config.init_scale)
     model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    optimizer = (torch.optim.Adam if config.optimizer == "adam" else torch.optim.SGD)(
+        model.parameters(), lr=config.lr)
     _, amp_dtype = _autocast(device, train_config.mixed_precision)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     history = {"train_loss": [], "valid_perplexity": [], "seconds": [], "tokens": []}
@@ -310,6 +338,8 @@ def train_neural(name: str, make_model: Callable[[int], nn.Module], corpus: Corp
         history, best = checkpoint["metadata"]["history"], checkpoint["metadata"]["best"]
         _set_rng_state(checkpoint["metadata"]["rng"])
     for epoch in range(len(history["train_loss"]), config.epochs):
+        if config.stops_after(history["valid_perplexity"]):
+            break
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate(epoch)
         start = time.perf_counter()
@@ -382,16 +412,19 @@ def _claim(folder: Path, corpus: str, config: RunConfig) -> None:
     path.write_text(json.dumps(run))
 
 
-def reproduce(corpus: str = "synthetic", config: str | RunConfig = "small",
+def reproduce(corpus: str = "synthetic", config: str | RunConfig | None = None,
               out: str | os.PathLike | None = None, models: list[str] | None = None,
               epochs: int | None = None, device: torch.device | str | None = None,
               progress: bool = True, download: bool = True, command: str | None = None,
               on_checkpoint: Callable | None = None) -> dict:
     """Train and evaluate the course's models (all, or the ``models`` named) on ``corpus``
-    with the configuration ``config`` (a name of ``CONFIGS``; ``epochs`` overrides its
-    epochs), in the run folder ``out`` (default ``runs/<corpus>-<config>``), resuming what a
-    previous run there left; write the table, its JSON and its plots there and return the
-    results: {"rows", "references", "provenance", "note", "config"}."""
+    with the configuration ``config`` (a name of ``CONFIGS``, default the corpus's
+    ``DEFAULT_CONFIG``; ``epochs`` overrides its epochs), in the run folder ``out`` (default
+    ``runs/<corpus>-<config>``), resuming what a previous run there left; write the table,
+    its JSON and its plots there and return the results: {"rows", "references",
+    "provenance", "note", "config"}."""
+    if config is None:
+        config = DEFAULT_CONFIG.get(corpus, "small")    # an unknown corpus fails just below
     config = CONFIGS[config] if isinstance(config, str) else config
     if epochs is not None:
         config = replace(config, epochs=epochs)
@@ -482,8 +515,12 @@ def markdown(results: dict) -> str:
              f"{sizes['train']:,}, valid {sizes['valid']:,}, test {sizes['test']:,}; vocabulary "
              f"{results['vocabulary']:,}. Configuration `{config['name']}`: {config['epochs']} "
              f"epochs, embedding {config['embedding_dim']}, hidden {config['hidden_size']}, batch "
-             f"{config['batch_size']}, bptt {config['bptt_len']}, SGD lr {config['lr']:g}, clip "
-             f"{config['clip_norm']:g}. Parameters of a count model: its stored n-grams.",
+             f"{config['batch_size']}, bptt {config['bptt_len']}, "
+             f"{'Adam' if config['optimizer'] == 'adam' else 'SGD'} lr {config['lr']:g}, clip "
+             f"{config['clip_norm']:g}"
+             + (f", early stopping after {config['patience']} epochs without a better "
+                "validation perplexity (the best epoch is tested)" if config["patience"] else "")
+             + ". Parameters of a count model: its stored n-grams.",
              "", markdown_table(head, rows).data, "", "Produced by " + provenance_line(results) + "."]
     return "\n".join(lines)
 
@@ -535,7 +572,10 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m rnnlab.reproduce",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="synthetic", choices=CORPORA)
-    parser.add_argument("--config", default="small", choices=sorted(CONFIGS))
+    parser.add_argument("--config", choices=sorted(CONFIGS),
+                        help="named configuration (default: "
+                        + ", ".join(f"{c} for {corpus}" for corpus, c in DEFAULT_CONFIG.items())
+                        + "; small and medium are Zaremba et al.'s PTB settings)")
     parser.add_argument("--out", help="run folder (default runs/<corpus>-<config>)")
     parser.add_argument("--models", help="comma-separated model names (default: all)")
     parser.add_argument("--epochs", type=int, help="override the configuration's epochs")

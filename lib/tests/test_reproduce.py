@@ -4,7 +4,7 @@ path (``gpu``: skipped without a CUDA device)."""
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -125,6 +125,33 @@ def test_configurations_carry_zarembas_settings():
     assert [small.learning_rate(e) for e in range(6)] == [1, 1, 1, 1, 0.5, 0.25]
     with pytest.raises(ValueError, match="unknown models"):
         reproduce.reproduce("synthetic", TINY, None, models=["LSTM", "transformer"])
+
+
+def test_the_course_configuration_is_the_synthetic_corpus_default(tmp_path, capsys):
+    """Zaremba's PTB schedule under-trains the course's small corpora: without --config the
+    synthetic corpus gets ``course`` (Adam, early stopping), the published corpora ``small``."""
+    results = reproduce.main(["--models", "Kneser-Ney 3-gram", "--out", str(tmp_path),
+                              "--no-progress", "--device", "cpu"])
+    assert results["config"] == asdict(reproduce.CONFIGS["course"])
+    assert results["config"]["optimizer"] == "adam" and results["config"]["patience"]
+    table = (tmp_path / "results.md").read_text()
+    assert "Configuration `course`" in table and "Adam lr" in table and "early stopping" in table
+    assert reproduce.DEFAULT_CONFIG == {"synthetic": "course", "docstrings": "course",
+                                        "wikitext2": "small", "ptb": "small"}
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        reproduce.main(["--help"])
+    assert "course for synthetic" in " ".join(capsys.readouterr().out.split())
+
+
+def test_early_stopping_counts_epochs_since_the_best():
+    course = reproduce.CONFIGS["course"]
+    patience = course.patience
+    assert not course.stops_after([])
+    assert not course.stops_after([9.0] + [10.0] * (patience - 1))
+    assert course.stops_after([9.0] + [10.0] * patience)
+    assert not course.stops_after([9.0] + [10.0] * (patience - 1) + [8.9] + [9.5])
+    assert not reproduce.CONFIGS["small"].stops_after([1.0] + [2.0] * 20)   # Zaremba: no
 
 
 @pytest.mark.skipif(not (MIRROR / FILES["wikitext2/valid"].relpath).is_file(),
