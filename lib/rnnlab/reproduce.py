@@ -129,9 +129,11 @@ CONFIGS = {
     # The course's own corpora (synthetic: 30k training tokens, 75 updates an epoch at batch
     # 20) are far smaller than PTB: Zaremba's schedule stops before the models have learnt.
     # Adam at one learning rate for every model, clipped, with early stopping on validation
-    # perplexity (the best epoch's weights are tested).
+    # perplexity (the best epoch's weights are tested). The learning rate was chosen once,
+    # of 1e-3, 2e-3 and 3e-3, by the geometric mean over the seven networks of their best
+    # validation perplexities on the synthetic corpus (9.85, 9.87, 9.90).
     "course": RunConfig("course", "default", None, 200, 200, 4, epochs=20,
-                        batch_size=20, bptt_len=20, lr=3e-3, lr_decay=1.0, decay_after=0,
+                        batch_size=20, bptt_len=20, lr=1e-3, lr_decay=1.0, decay_after=0,
                         clip_norm=1.0, dropout=0.3, init_scale=None,
                         agreement_pairs=600, optimizer="adam", patience=3),
 }
