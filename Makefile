@@ -1,5 +1,6 @@
 # The course's commands. `make course` builds everything an instructor needs; `make test` is
-# what CI runs. Both start from a machine with Python 3.11 and make, nothing else.
+# what CI runs. Both start from a machine with Python (the version lib/pyproject.toml
+# requires) and make, nothing else.
 
 PYTHON ?= python3
 VENV   := .venv
