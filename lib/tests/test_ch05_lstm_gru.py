@@ -55,9 +55,10 @@ def test_the_output_gate_hint_needs_a_right_c():
     case = the_check.cases(False)[0]
     named = the_check.problem(_lstm_with_tanh_free_h, case)
     assert "c_t is right but h_t is not" in named and "it is o_t * tanh(c_t)" in named
-    odd_h = lambda x, s, *w: (lambda h, c: (h + 0.1, c))(*gated.lstm_cell(x, s, *w))   # noqa: E731
+    cell = gated.lstm_cell   # bound before the check: rnnlab's answers are refused to answers
+    odd_h = lambda x, s, *w: (lambda h, c: (h + 0.1, c))(*cell(x, s, *w))   # noqa: E731
     assert "c_t is right but h_t is not" in the_check.problem(odd_h, case)
-    odd_c = lambda x, s, *w: (lambda h, c: (h, c + 0.1))(*gated.lstm_cell(x, s, *w))   # noqa: E731
+    odd_c = lambda x, s, *w: (lambda h, c: (h, c + 0.1))(*cell(x, s, *w))   # noqa: E731
     assert "c_t is right" not in the_check.problem(odd_c, case)
 
 
@@ -144,3 +145,20 @@ def test_a_vanilla_rnn_of_the_same_size_fails_at_the_assignment_s_length():
     with torch.no_grad():
         error = torch.nn.functional.mse_loss(predict(test_x), test_y).item()
     assert error > 0.5 * ch05.BASELINE_MSE and error > 5 * ch05.MSE_THRESHOLD
+
+
+def test_an_answer_calling_rnnlab_s_own_answer_fails_as_it_would_when_graded():
+    """The grading sandbox has no rnnlab references, so calling them fails in the notebook too,
+    with a sentence saying so; the references themselves still run (they call one another)."""
+    import rnnlab.gated
+    import rnnlab.gate_order
+    import rnnlab.layers
+    calls = {"05_lstm_gru.lstm_cell": lambda *a: rnnlab.gated.lstm_cell(*a),
+             "05_lstm_gru.gru_cell": lambda *a: rnnlab.layers.gru_cell(*a),
+             "05_lstm_gru.lstm_forward": lambda *a, **k: rnnlab.gated.lstm_forward(*a, **k),
+             "05_lstm_gru.to_torch_gate_order": lambda W: rnnlab.gate_order.to_torch_gate_order(W)}
+    for name, answer in calls.items():
+        the_check = REGISTRY[name]
+        message = the_check.problem(answer, the_check.cases(False)[0])
+        assert "switched off here" in message and "not available when the notebook is graded" in message, (name, message)
+    assert REGISTRY["05_lstm_gru.lstm_forward"].problem(gated.lstm_forward, REGISTRY["05_lstm_gru.lstm_forward"].cases(False)[0]) is None

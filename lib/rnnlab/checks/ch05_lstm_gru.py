@@ -38,7 +38,7 @@ from torch import nn
 
 from .. import gate_order, gated, layers
 from ..data.tasks import adding_problem
-from .framework import (Case, Check, autograd_forbidden, call_student, compare_tensor, diagnose,
+from .framework import (Case, Check, answers_switched_off, autograd_forbidden, call_student, compare_tensor, diagnose,
                         refusal, register, switched_off, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
@@ -50,6 +50,8 @@ IMPLEMENT = ("this part implements the cell's equations with tensor operations (
 BY_HAND = ("this part is derived by hand: compute every gradient with the chain rule from the cache, "
            "as in chapter 04")
 KERNELS = ("lstm_cell", "gru_cell", "lstm", "gru")
+GATED_ANSWERS = ("lstm_cell", "gru_cell", "lstm_gates", "gru_cell_cho", "lstm_forward",
+                 "lstm_step_forward", "lstm_step_backward")   # rnnlab.gated's, refused to answers
 NOT_WHEN_GRADED = ("rnnlab's own answer to this part is not available when the notebook is graded; "
                    "write it with tensor operations")
 
@@ -82,10 +84,13 @@ class _KernelsSwitchedOff:
 
 
 def _answers_off():
-    """rnnlab.layers' cell functions (the answers to parts 1 and 2, which the grading sandbox
-    does not have) switched off while the block runs, so that an answer calling them fails in
-    the notebook too."""
-    return switched_off([(layers, "lstm_cell"), (layers, "gru_cell")], NOT_WHEN_GRADED)
+    """rnnlab's own answers to the parts (rnnlab.layers' cells, rnnlab.gated, rnnlab.gate_order),
+    which the grading sandbox does not have, refused to the student's code while the block
+    runs, so that an answer calling them fails in the notebook too."""
+    return answers_switched_off([(layers, "lstm_cell"), (layers, "gru_cell")]
+                                + [(gated, name) for name in GATED_ANSWERS]
+                                + [(gate_order, "reorder"), (gate_order, "to_torch_gate_order")],
+                                NOT_WHEN_GRADED)
 
 
 class _RecurrentSwitchedOff:

@@ -19,10 +19,12 @@ test as failed) with a one-paragraph message and no traceback into this library.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import math
 import os
 import signal
+import sys
 import threading
 import traceback
 from contextlib import contextmanager
@@ -290,6 +292,31 @@ def switched_off(functions: Sequence[tuple], reason: str):
     block runs: for parts that implement what the library does. (A name the student bound to
     the function before the block is not reached: the notebook says not to.)"""
     with replaced([(owner, name, refusal(f"{owner.__name__}.{name}", reason))
+                   for owner, name in functions if name in owner.__dict__]):
+        yield
+
+
+def _refused_outside_rnnlab(owner, name: str, original: Callable, reason: str) -> Callable:
+    """``original`` for callers inside rnnlab (a reference calling its own helpers), a refusal
+    ("<owner>.<name> is switched off here: <reason>") for any other caller: the student's code."""
+    package = __name__.split(".")[0]
+
+    @functools.wraps(original)
+    def guarded(*args, **kwargs):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller == package or caller.startswith(package + "."):
+            return original(*args, **kwargs)
+        raise SwitchedOff(f"{owner.__name__}.{name} is switched off here: {reason}")
+    return guarded
+
+
+@contextmanager
+def answers_switched_off(functions: Sequence[tuple], reason: str):
+    """rnnlab's own answers to a part (``(module, name)`` pairs of rnnlab modules) refused to
+    the student's code while the block runs, and still working for rnnlab's callers (the
+    references call one another). The grading sandbox has no references at all, so an answer
+    that calls them must fail in the notebook too."""
+    with replaced([(owner, name, _refused_outside_rnnlab(owner, name, owner.__dict__[name], reason))
                    for owner, name in functions if name in owner.__dict__]):
         yield
 
