@@ -38,8 +38,8 @@ from torch import nn
 
 from .. import gate_order, gated, layers
 from ..data.tasks import adding_problem
-from .framework import (Case, Check, answers_switched_off, autograd_forbidden, call_student, compare_tensor, diagnose,
-                        refusal, register, switched_off, type_problem)
+from .framework import (Case, Check, answers_switched_off, as_leaves, autograd_forbidden, call_student,
+                        compare_tensor, diagnose, refusal, register, switched_off, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
 RTOL, ATOL = 1e-7, 1e-9
@@ -138,18 +138,6 @@ def _flatten(value, depth: int = 0) -> list:
 # The probe of parts 1-3 and 5: the answer and the gradients through it
 # ---------------------------------------------------------------------------------------------
 
-def _as_leaves(value):
-    """``value`` with every floating-point tensor in it (in tuples and lists too) a fresh leaf
-    that requires grad; and the list of those leaves, in order."""
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        leaf = value.detach().clone().requires_grad_(True)
-        return leaf, [leaf]
-    if isinstance(value, (list, tuple)):
-        pairs = [_as_leaves(v) for v in value]
-        return type(value)(p[0] for p in pairs), [leaf for p in pairs for leaf in p[1]]
-    return value, []
-
-
 def _grads_of(got, upstream, leaves) -> list:
     """The gradients of sum over the answer's tensors of (tensor * its upstream weight)."""
     total = sum((t * u.to(t.dtype)).sum() for t, u in zip(_flatten(got), upstream))
@@ -160,7 +148,7 @@ def _probe_differentiable(student_fn, inputs, seconds, switch_off: bool = True):
     """The student's function on the case's inputs but the last (the upstream weights, one per
     tensor of the answer), every float input a leaf, with the recurrent modules switched off
     (``switch_off``); the answer and the gradients of sum(answer * upstream) w.r.t. every leaf."""
-    args, leaves = _as_leaves(list(inputs[:-1]))
+    args, leaves = as_leaves(list(inputs[:-1]))
     upstream = inputs[-1]
     if switch_off:
         with _RecurrentSwitchedOff():
@@ -249,7 +237,7 @@ def _judge_gradients(result, expected_grads: list, names: list) -> Optional[str]
 
 
 def _expected_grads(reference, args: tuple, upstream) -> list:
-    leaf_args, leaves = _as_leaves(list(args))
+    leaf_args, leaves = as_leaves(list(args))
     return _grads_of(reference(*leaf_args), upstream, leaves)
 
 

@@ -34,7 +34,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .. import bidirectional, models, tagging
 from ..data.toy_english import UPOS_TAGS, ToyEnglish
-from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt_pair,
+from .framework import (Case, Check, as_leaves, call_student, compare_tensor, diagnose, fmt_pair,
                         judge_gradient, probe_gradient, register, type_problem)
 from .plain import NUMBER_TYPES, TENSOR_TYPES, describe, restore
 
@@ -74,18 +74,6 @@ def _cell_function(name: str):
 # The recurrent parts: the cell passed as a function, (output, h_n) returned, gradients checked
 # ---------------------------------------------------------------------------------------------
 
-def _as_leaves(value):
-    """``value`` with every floating-point tensor in it (in tuples and lists too) a fresh leaf
-    that requires grad; and the list of those leaves, in order."""
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        leaf = value.detach().clone().requires_grad_(True)
-        return leaf, [leaf]
-    if isinstance(value, (list, tuple)):
-        pairs = [_as_leaves(v) for v in value]
-        return type(value)(p[0] for p in pairs), [leaf for p in pairs for leaf in p[1]]
-    return value, []
-
-
 def _two_tensors(got) -> bool:
     return isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)
 
@@ -102,7 +90,7 @@ def _probe_recurrent(student_fn, inputs, seconds):
     leaf; the answer and the gradients of sum(output * upstream_output) + sum(h_n * upstream_h)
     with respect to every leaf."""
     args = [_cell_function(a) if isinstance(a, str) else a for a in inputs[:-2]]
-    args, leaves = _as_leaves(args)
+    args, leaves = as_leaves(args)
     got, problem = call_student(student_fn, tuple(args), seconds, copy_inputs=False)
     if problem:
         return {"error": problem}
@@ -147,7 +135,7 @@ def _judge_recurrent(case: Case, result, reference, mistakes, names, dims) -> Op
         problem = compare_tensor(dims=d, what=f"your {what}", explain=explain)(case, expected[i], got[i])
         if problem:
             return problem
-    leaf_args, leaves = _as_leaves(args)
+    leaf_args, leaves = as_leaves(args)
     expected_grads = _grads_of(reference(*leaf_args), case.args[-2:], leaves)
     return judge_gradient(result, expected_grads, names, [()] * len(names))
 

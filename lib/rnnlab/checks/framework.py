@@ -537,6 +537,20 @@ def diagnose(got, expected, mistakes: dict, close: Callable[[Any, Any], bool]) -
 # Case kinds that every chapter reuses (see the rules in rnnlab/checks/__init__.py)
 # ---------------------------------------------------------------------------------------------
 
+def as_leaves(value):
+    """``value`` with every floating-point tensor in it (in tuples and lists too) a fresh leaf
+    that requires grad; and the list of those leaves, in order (for probes of functions whose
+    inputs are nested: a state tuple, a list of weights)."""
+    import torch
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        leaf = value.detach().clone().requires_grad_(True)
+        return leaf, [leaf]
+    if isinstance(value, (list, tuple)):
+        pairs = [as_leaves(v) for v in value]
+        return type(value)(p[0] for p in pairs), [leaf for p in pairs for leaf in p[1]]
+    return value, []
+
+
 def probe_gradient(student_fn: Callable, inputs: tuple, seconds: float, leaves: Sequence[int],
                    upstream: int) -> ProbeResult:
     """Call ``student_fn`` on ``inputs`` but the last (``upstream``: the weights of the scalar
