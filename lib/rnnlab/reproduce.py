@@ -280,7 +280,8 @@ def _agreement(lm, corpus: Corpus, config: RunConfig) -> dict | None:
     return {"all": report.accuracy, **{str(k): a for k, (a, _) in report.by_attractors.items()}}
 
 
-def _tokens(sentences) -> int:
+def tokens_with_end(sentences) -> int:
+    """Tokens of the sentences as a stream, one `</s>` after each (what a model predicts)."""
     return sum(len(s) + 1 for s in sentences)
 
 
@@ -382,7 +383,7 @@ def fit_count_model(name: str, fit: Callable, corpus: Corpus, vocab, config: Run
     seconds = time.perf_counter() - start
     return dict(model=name, family="count", test_perplexity=lm.perplexity(corpus.test),
                 parameters=sum(lm.num_ngrams(k) for k in range(1, lm.n + 1)),
-                train_seconds=seconds, tokens_per_second=_tokens(corpus.train) / seconds,
+                train_seconds=seconds, tokens_per_second=tokens_with_end(corpus.train) / seconds,
                 agreement=_agreement(lm, corpus, config), history=None)
 
 
@@ -462,7 +463,7 @@ def reproduce(corpus: str = "synthetic", config: str | RunConfig | None = None,
     results = dict(
         corpus=corpus, note=data.note, config=asdict(config), rows=rows,
         references=[dict(model=m, corpus=c, test_perplexity=p, source=s) for m, c, p, s in REFERENCES],
-        sizes={split: _tokens(getattr(data, split)) for split in ("train", "valid", "test")},
+        sizes={split: tokens_with_end(getattr(data, split)) for split in ("train", "valid", "test")},
         vocabulary=len(vocab),
         provenance=dict(command=command or f"rnnlab.reproduce.reproduce({corpus!r}, "
                                             f"{config.name!r}, epochs={config.epochs})",
@@ -485,7 +486,7 @@ def reproduce(corpus: str = "synthetic", config: str | RunConfig | None = None,
 def provenance_line(results: dict) -> str:
     p = results["provenance"]
     return (f"`{p['command']}` at commit {p['commit'] or 'unknown'}, torch {p['torch']}, "
-            f"{p['device']}, {p['threads']} threads, {p['date']}")
+            f"{p['device']}, {p['threads']} thread{'s' * (p['threads'] != 1)}, {p['date']}")
 
 
 def markdown(results: dict) -> str:
@@ -527,17 +528,15 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict, folder: Path) -> None:
-    """perplexity_vs_parameters.png and validation_vs_time.png in ``folder``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def draw_perplexity_vs_parameters(results: dict, ax) -> None:
+    """Test perplexity against parameters (log scale), one point per model of ``results``,
+    the oracle as a dashed line, on the matplotlib axes ``ax``."""
+    import matplotlib.ticker
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
     for family, marker in (("count", "s"), ("neural", "o")):
-        rows = [r for r in results["rows"] if r["family"] == family]
-        for r in rows:
-            ax.plot(r["parameters"], r["test_perplexity"], marker, label=r["model"])
+        for r in results["rows"]:
+            if r["family"] == family:
+                ax.plot(r["parameters"], r["test_perplexity"], marker, label=r["model"])
     for r in results["rows"]:
         if r["family"] == "oracle":
             ax.axhline(r["test_perplexity"], color="grey", ls="--", lw=0.8, label=r["model"])
@@ -545,10 +544,11 @@ def plot(results: dict, folder: Path) -> None:
            ylabel="test perplexity", title=f"Perplexity against size, {results['corpus']}")
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())   # decades only
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
-    fig.savefig(folder / "perplexity_vs_parameters.png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+
+def draw_validation_vs_time(results: dict, ax) -> None:
+    """Validation perplexity after each epoch against cumulated training time, one curve per
+    network of ``results``, on the matplotlib axes ``ax``."""
     for r in results["rows"]:
         if r["history"]:
             elapsed, total = [], 0.0
@@ -566,8 +566,20 @@ def plot(results: dict, folder: Path) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
     else:
         ax.text(0.5, 0.5, "no neural model in this run", ha="center", transform=ax.transAxes)
-    fig.savefig(folder / "validation_vs_time.png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+
+
+def plot(results: dict, folder: Path) -> None:
+    """perplexity_vs_parameters.png and validation_vs_time.png in ``folder``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for draw, name in ((draw_perplexity_vs_parameters, "perplexity_vs_parameters"),
+                       (draw_validation_vs_time, "validation_vs_time")):
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        draw(results, ax)
+        fig.savefig(folder / f"{name}.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
 
 
 def main(argv=None) -> dict:
