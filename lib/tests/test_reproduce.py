@@ -123,6 +123,11 @@ def test_configurations_carry_zarembas_settings():
     assert (small.hidden_size, small.epochs, small.clip_norm, small.bptt_len) == (200, 13, 5.0, 20)
     assert (medium.hidden_size, medium.dropout, medium.epochs, medium.bptt_len) == (650, 0.5, 39, 35)
     assert [small.learning_rate(e) for e in range(6)] == [1, 1, 1, 1, 0.5, 0.25]
+    # the vanilla RNN starts lower (it diverges at the LSTMs' rate) and decays alike
+    assert [small.learning_rate(e, vanilla_rnn=True) for e in range(6)] == \
+           [0.25, 0.25, 0.25, 0.25, 0.125, 0.0625]
+    course = reproduce.CONFIGS["course"]
+    assert course.learning_rate(5, vanilla_rnn=True) == course.learning_rate(5) == course.lr
     with pytest.raises(ValueError, match="unknown models"):
         reproduce.reproduce("synthetic", TINY, None, models=["LSTM", "transformer"])
 
