@@ -438,15 +438,15 @@ def reproduce(corpus: str = "synthetic", config: str | RunConfig | None = None,
     config = CONFIGS[config] if isinstance(config, str) else config
     if epochs is not None:
         config = replace(config, epochs=epochs)
+    chosen = models or model_names(config)
+    unknown = set(chosen) - set(model_names(config))
+    if unknown:
+        raise ValueError(f"unknown models {sorted(unknown)}; choose from {model_names(config)}")
     folder = Path(out or f"runs/{corpus}-{config.name}")
     _claim(folder, corpus, config)
     dev = torch.device(device) if device is not None else best_device()
     data = load_corpus(corpus, config, download)
     vocab = build_vocab(data.train)
-    chosen = models or model_names(config)
-    unknown = set(chosen) - set(model_names(config))
-    if unknown:
-        raise ValueError(f"unknown models {sorted(unknown)}; choose from {model_names(config)}")
     count, neural = count_models(), neural_models(config)
     rows = []
     if data.oracle is not None:
