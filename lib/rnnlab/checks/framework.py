@@ -537,39 +537,6 @@ def diagnose(got, expected, mistakes: dict, close: Callable[[Any, Any], bool]) -
 # Case kinds that every chapter reuses (see the rules in rnnlab/checks/__init__.py)
 # ---------------------------------------------------------------------------------------------
 
-def copied_weights(model) -> dict:
-    """What the judge gets of a model the student's function returned: its weights
-    (``state_dict``) as plain data, {"answer": {"type": "torch.nn.Module"}, "weights": [[name,
-    description], ...]}; {"answer": describe(model)} for anything that is not a module, and
-    {"error": ...} where reading the weights fails. Nothing of the model runs in the judge."""
-    from torch import nn
-    if not isinstance(model, nn.Module):
-        return {"answer": describe(model)}
-    try:
-        weights = [[str(k), describe(v)] for k, v in model.state_dict().items()]
-    except Exception as error:  # noqa: BLE001 (the student's module)
-        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
-    return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
-
-
-def weights_of(weights, model: str, max_elements: int):
-    """(name -> floating-point tensor, None) from ``copied_weights``'s "weights", or (None,
-    what is wrong with them): not weights at all, a weight that is not a floating-point tensor,
-    or one of more elements than any ``model`` (the notebook's class) of the assignment has."""
-    import torch
-    if not isinstance(weights, list):
-        return None, "the grader received no weights of your model"
-    found = {}
-    for key, desc in weights:
-        value = restore(desc)
-        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
-            return None, f"your model's weight {key} is not a floating-point tensor"
-        if value.numel() > max_elements:
-            return None, f"your model's weight {key} has {value.numel()} elements, far more than {model} needs"
-        found[key] = value
-    return found, None
-
-
 def as_leaves(value):
     """``value`` with every floating-point tensor in it (in tuples and lists too) a fresh leaf
     that requires grad; and the list of those leaves, in order (for probes of functions whose
