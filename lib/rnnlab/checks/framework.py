@@ -376,7 +376,7 @@ def _where(error: BaseException) -> str:
 
 
 def same(a: Any, b: Any) -> bool:
-    """Deep equality that understands numpy arrays and torch tensors."""
+    """Deep equality that understands numpy arrays and torch tensors (a NaN equals a NaN)."""
     if type(a) is not type(b):
         return False
     if isinstance(a, np.ndarray):
@@ -384,14 +384,15 @@ def same(a: Any, b: Any) -> bool:
     if type(a).__module__.startswith("torch"):
         import torch
         if isinstance(a, torch.Tensor):
-            return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+            return a.shape == b.shape and a.dtype == b.dtype and (
+                bool(torch.equal(a, b)) or a.is_floating_point() and bool((a.isnan() & b.isnan() | (a == b)).all()))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if callable(a):
         return True
-    return a == b
+    return a == b or isinstance(a, float) and math.isnan(a) and math.isnan(b)
 
 
 # ---------------------------------------------------------------------------------------------
