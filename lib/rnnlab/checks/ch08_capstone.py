@@ -225,7 +225,7 @@ def _judge_perplexity(case: Case, result) -> Optional[str]:
     if wrong == "perplexity" and math.isinf(got[1]) and math.isfinite(expected[1]):
         return (message + ": base^(-sum) or a product of probabilities overflows on a long text; take base^H of "
                 "the mean, H = -(1/W) sum log P")
-    why = diagnose(got, expected, _perplexity_mistakes(sentences, log_probs, vocab, base), _close_pair)
+    why = _all_diagnoses(got, expected, _perplexity_mistakes(sentences, log_probs, vocab, base), _close_pair)
     return f"{message}. {why[0].upper() + why[1:]}" if why else message
 
 
@@ -335,16 +335,17 @@ def reference_tie(model) -> int:
 def _lm_weights(seed, V, E, H, kind) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = CapstoneLM(V, E, H, kind).double()
+        model = CapstoneLM(V, E, H, kind)
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def _lm_of(weights) -> CapstoneLM:
-    """A float64 CapstoneLM with these weights (E, H, V and the kind read from their shapes)."""
+    """A CapstoneLM (float32, torch's default, as a student's new layer is) with these weights (E, H, V
+    and the kind read from their shapes)."""
     V, E = weights["embedding.weight"].shape
     H = weights["rnn.weight_hh_l0"].shape[1]
     kind = {n: k for k, n in KINDS.items()}[weights["rnn.weight_ih_l0"].shape[0] // H]
-    model = CapstoneLM(V, E, H, kind).double()
+    model = CapstoneLM(V, E, H, kind)
     model.load_state_dict(weights)
     return model
 
@@ -564,7 +565,7 @@ def _judge_training(case: Case, result) -> Optional[str]:
         return message + (f". The weights of your model's {' and '.join(frozen)} are still those of the seeded "
                           "initialisation: give the optimizer all of model.parameters()")
     with torch.no_grad():
-        eos = torch.log_softmax(model(torch.tensor([[EOS_ID, EOS_ID]]))[0][0].double(), -1)
+        eos = torch.log_softmax(model(torch.tensor([[EOS_ID]]))[0][0, 0].double(), -1)    # after </s>
     first_words = {}
     for sentence in sentences:
         first_words[sentence[0]] = first_words.get(sentence[0], 0) + 1
@@ -613,43 +614,52 @@ def reference_early_stopping(valid_perplexity, patience) -> int:
     return seen.index(min(seen))
 
 
+def _stopped(curve, patience, better=lambda value, best: value < best, stops=lambda gap, patience: gap >= patience,
+             nan_is_best=False, last=False) -> Optional[int]:
+    """The epoch a training loop with these rules keeps (``last``: the one it stopped after), or None
+    when the epoch it keeps is not finite: the reference's loop with a mistake put in."""
+    values = [v if math.isfinite(v) or nan_is_best and math.isnan(v) else math.inf for v in curve]
+    best = 0
+    for epoch, value in enumerate(values):
+        if nan_is_best and math.isnan(value):
+            if not math.isnan(values[best]):
+                best = epoch
+        elif not math.isnan(values[best]) and better(value, values[best]):
+            best = epoch
+        if stops(epoch - best, patience):
+            break
+    if not values or values[best] == math.inf:
+        return None
+    return epoch if last else best
+
+
 def _stopping_mistakes(curve, patience) -> dict:
+    """{explanation: () -> the epoch that mistake keeps}."""
     finite = [v if math.isfinite(v) else math.inf for v in curve]
-
-    def stop_index(stops) -> int:
-        best = 0
-        for e, value in enumerate(finite):
-            if value < finite[best]:
-                best = e
-            if stops(e, best):
-                return e
-        return len(curve) - 1
-
-    def best_until(last, later_ties=False, nan_best=False) -> int:
-        values = curve if nan_best else finite
-        window = list(enumerate(values[:last + 1]))
-        if nan_best:
-            nans = [e for e, v in window if math.isnan(v)]
-            if nans:
-                return nans[0]
-        key = (lambda ev: (ev[1], -ev[0])) if later_ties else (lambda ev: (ev[1], ev[0]))
-        return min(window, key=key)[0]
-
-    stop = stop_index(lambda e, best: e - best >= patience)
     return {
         "you took the best epoch of the whole curve: training stops at the first epoch where the patience runs "
-        "out, and the epochs after it are never trained": lambda: best_until(len(curve) - 1),
+        "out, and the epochs after it are never trained":
+            lambda: finite.index(min(finite)) if finite and min(finite) < math.inf else None,
         "your patience is off by one: training stops once `patience` epochs in a row bring no new best, not "
-        "patience + 1": lambda: best_until(stop_index(lambda e, best: e - best > patience)),
+        "patience + 1": lambda: _stopped(curve, patience, stops=lambda gap, p: gap > p),
         "your training stops one epoch too early: it stops after `patience` epochs without a new best, not "
-        "patience - 1": lambda: best_until(stop_index(lambda e, best: e - best >= patience - 1)),
-        "you returned the last epoch trained: keep the weights of the best epoch": lambda: stop,
-        "on a tie you kept the later epoch: a later epoch must be strictly better to be the new best":
-            lambda: best_until(stop, later_ties=True),
+        "patience - 1": lambda: _stopped(curve, patience, stops=lambda gap, p: gap >= p - 1),
+        "you returned the last epoch trained: keep the weights of the best epoch":
+            lambda: _stopped(curve, patience, last=True),
+        "on a tie you took the later epoch as the new best: it must be strictly better":
+            lambda: _stopped(curve, patience, better=lambda value, best: value <= best < math.inf),
         "you took a NaN epoch as the best: NaN and infinite perplexities are never the best":
-            lambda: best_until(stop, nan_best=True),
+            lambda: _stopped(curve, patience, nan_is_best=True),
         "your epoch is 1-based: count epochs from 0": lambda: reference_early_stopping(curve, patience) + 1,
     }
+
+
+def _all_diagnoses(got, expected, mistakes: dict, close) -> Optional[str]:
+    """The explanation of the mistake ``got`` is, or of each where several give it here."""
+    found = [why for why in mistakes if diagnose(got, expected, {why: mistakes[why]}, close)]
+    if len(found) > 1:
+        return "that is what each of these mistakes gives here: " + "; or ".join(found)
+    return found[0] if found else None
 
 
 def _judge_stopping(case: Case, result) -> Optional[str]:
@@ -668,7 +678,7 @@ def _judge_stopping(case: Case, result) -> Optional[str]:
     if got == expected:
         return None
     message = f"expected epoch {expected} (0-based), got {got}"
-    why = diagnose(got, expected, _stopping_mistakes(curve, patience), lambda a, b: a == b)
+    why = _all_diagnoses(got, expected, _stopping_mistakes(curve, patience), lambda a, b: a == b)
     return f"{message}: {why}" if why else message
 
 
