@@ -25,18 +25,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def stopping_epoch(valid_perplexity, patience):
-    """Early stopping written out: the best epoch so far (epoch 0 while none is finite), stopping once
-    it is ``patience`` epochs old. The references are the names imported above: a check switches off
-    the library's attributes (RunConfig.stops_after among them) while the function it checks runs."""
-    best = 0
-    for epoch, value in enumerate(valid_perplexity):
-        if math.isfinite(value) and not (math.isfinite(valid_perplexity[best]) and valid_perplexity[best] <= value):
-            best = epoch
-        if epoch - best >= patience:
-            break
-    if not valid_perplexity or not math.isfinite(valid_perplexity[best]):
+    """The training loop of the judge's mistakes, run without a mistake (the references are the names
+    imported above: a check switches off the library's attributes, RunConfig.stops_after among them,
+    while the function it checks runs)."""
+    kept = ch08._stopped(valid_perplexity, patience)
+    if kept is None:
         raise ValueError("no finite epoch")
-    return best
+    return kept
 
 
 REFERENCES = {

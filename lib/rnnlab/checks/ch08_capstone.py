@@ -35,8 +35,8 @@ from .. import lm, models, reproduce, train
 from ..data import synthetic_corpus
 from ..data.batching import build_vocab
 from ..ngram import NGramLM
-from .framework import (Case, Check, _where, call_student, diagnose, fmt_pair, numbers_differ, register, short,
-                        switched_off)
+from .framework import (Case, Check, _where, call_student, diagnose, fmt_pair, module_answer, numbers_differ,
+                        register, restored_weights, short, switched_off)
 from .plain import NUMBER_TYPES, describe, restore
 
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2          # <unk> 0, <s> 1, </s> 2 in every vocabulary of the notebook
@@ -120,13 +120,24 @@ def _number(desc: dict) -> Optional[float]:
     return None
 
 
+def _shown(answer: dict) -> str:
+    """An answer in a few words, on one line: its value if it is a scalar, else its type (and shape)."""
+    if "value" in answer:
+        return f"{short(answer['value'])} (a {answer['type']})"
+    if "array" in answer:
+        return f"a {answer['type']} of shape {tuple(np.shape(answer['array']))}"
+    if answer.get("kind") == "sequence":
+        return f"a {answer['type']} of {len(answer['items'])} items"
+    return f"a {answer['type']}"
+
+
 def _required_error(result: dict, why: str) -> Optional[str]:
     """The judgement of a case whose right answer is to raise a ValueError."""
     if result.get("raised_type") == "ValueError":
         return None
     if "raised" in result:
         return f"expected a ValueError ({why}); your function raised {result['raised']}"
-    return f"expected a ValueError ({why}); your function returned {short(restore(result['answer']))}"
+    return f"expected a ValueError ({why}); your function returned {_shown(result['answer'])}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +216,7 @@ def _judge_perplexity(case: Case, result) -> Optional[str]:
     answer = result["answer"]
     items = answer.get("items") if answer.get("kind") == "sequence" else None
     if answer["type"] not in ("tuple", "list") or items is None or len(items) != 2:
-        return f"expected a pair (cross_entropy, perplexity) of floats, got {short(restore(answer))}"
+        return f"expected a pair (cross_entropy, perplexity) of floats, got {_shown(answer)}"
     got = tuple(_number(item) for item in items)
     for what, value, item in zip(("cross_entropy", "perplexity"), got, items):
         if value is None:
@@ -392,7 +403,7 @@ def _judge_tie(case: Case, result) -> Optional[str]:
         return f"after your function the model no longer works: {result['model_error']}"
     saved = _number(result["answer"])
     if saved is None or result["answer"]["type"] not in ("int", "numpy.int64", "numpy.int32"):
-        return f"expected the number of parameters saved (an int), got {short(restore(result['answer']))}"
+        return f"expected the number of parameters saved (an int), got {_shown(result['answer'])}"
     before = sum(v.numel() for v in weights.values())
     embedding, output = restore(result["embedding"]), restore(result["output"])
     if not result["same"]:
@@ -470,29 +481,14 @@ def _probe_training(student_fn, inputs, seconds):
     sentences, vocab, seed = inputs
     with _library_off():
         got, problem = call_student(student_fn, (sentences, dict(vocab), seed), seconds, copy_inputs=False)
-    if problem:
-        return {"error": problem}
-    if not isinstance(got, nn.Module):
-        return {"answer": describe(got)}
-    try:
-        weights = [[str(k), describe(v)] for k, v in got.state_dict().items()]
-    except Exception as error:  # noqa: BLE001 (the student's module)
-        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
-    return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
+    return {"error": problem} if problem else module_answer(got)
 
 
 def _trained_model(weights, vocab_size):
     """(a float64 CapstoneLM with the student's weights, None), or (None, what is wrong)."""
-    if not isinstance(weights, list):
-        return None, "the grader received no weights of your model"
-    found = {}
-    for key, desc in weights:
-        value = restore(desc)
-        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
-            return None, f"your model's weight {key} is not a floating-point tensor"
-        if value.numel() > MAX_WEIGHTS:
-            return None, f"your model's weight {key} has {value.numel()} elements, far more than the budget allows"
-        found[key] = value
+    found, problem = restored_weights(weights, MAX_WEIGHTS, "CapstoneLM under the budget")
+    if problem:
+        return None, problem
     keys = set(CapstoneLM(2, 1, 1, "gru").state_dict())
     if set(found) != keys:
         return None, (f"expected the notebook's CapstoneLM (weights {', '.join(sorted(keys))}), got a model with the "
@@ -518,13 +514,17 @@ def _trained_model(weights, vocab_size):
 def held_out_perplexity(model, sentences, vocab) -> float:
     """Perplexity of ``model`` on ``sentences``, each read after </s> from a zero state (as
     rnnlab.models.NeuralLM reads them), counted as part 1 counts."""
-    T = max(len(s) for s in sentences) + 1
-    inputs = torch.full((len(sentences), T), EOS_ID)
+    with torch.no_grad():
+        log_probs = torch.log_softmax(model(_read_after_eos(sentences, vocab))[0].double(), -1)
+    return lm.cross_entropy_and_perplexity(sentences, log_probs, vocab)[1]
+
+
+def _read_after_eos(sentences, vocab):
+    """The inputs (B, T) </s> w_1 ... w_m of each sentence, padded with </s>."""
+    inputs = torch.full((len(sentences), max(len(s) for s in sentences) + 1), EOS_ID)
     for b, sentence in enumerate(sentences):
         inputs[b, 1:len(sentence) + 1] = torch.tensor([vocab.get(w, UNK_ID) for w in sentence], dtype=torch.long)
-    with torch.no_grad():
-        log_probs = torch.log_softmax(model(inputs)[0].double(), -1)
-    return lm.cross_entropy_and_perplexity(sentences, log_probs, vocab)[1]
+    return inputs
 
 
 def _parameters(model) -> int:
@@ -564,21 +564,31 @@ def _judge_training(case: Case, result) -> Optional[str]:
     if frozen:
         return message + (f". The weights of your model's {' and '.join(frozen)} are still those of the seeded "
                           "initialisation: give the optimizer all of model.parameters()")
+    untrained_perplexity = held_out_perplexity(untrained, test, vocab)
+    inputs = _read_after_eos(test, vocab)
     with torch.no_grad():
-        eos = torch.log_softmax(model(torch.tensor([[EOS_ID]]))[0][0, 0].double(), -1)    # after </s>
+        predicted = model(inputs)[0].argmax(-1)
+    real = torch.arange(inputs.shape[1])[None, :] <= torch.tensor([len(s) for s in test])[:, None]
+    copying = float((predicted == inputs)[real].double().mean())
+    if copying > 0.9:
+        return message + (f". It predicts the token it reads ({100 * copying:.0f}% of the held-out positions): "
+                          "it was trained with targets equal to its inputs; the target of input t is token t + 1")
+    if 0.8 * untrained_perplexity < perplexity <= untrained_perplexity:
+        return message + (f", hardly better than the {untrained_perplexity:.1f} of your model untrained: train for "
+                          "more epochs, or with a larger learning rate")
+    with torch.no_grad():
+        after_eos = model(torch.tensor([[EOS_ID]]))[0][0, 0].argmax()
     first_words = {}
     for sentence in sentences:
         first_words[sentence[0]] = first_words.get(sentence[0], 0) + 1
     likeliest = max(first_words, key=first_words.get)
-    if int(eos.argmax()) != vocab[likeliest]:
+    if int(after_eos) != vocab[likeliest] or perplexity > untrained_perplexity:
         names = {i: w for w, i in vocab.items()}
-        message += (f". After </s> your model's likeliest next word is {names[int(eos.argmax())]!r}, while "
-                    f"{likeliest!r} begins {100 * first_words[likeliest] / len(sentences):.0f}% of the training "
-                    "sentences: encode the text with the vocabulary you are given (vocab[word]), each sentence "
-                    "followed by </s>")
-        return message
+        return message + (f". After </s> your model's likeliest next word is {names[int(after_eos)]!r}, while "
+                          f"{likeliest!r} begins {100 * first_words[likeliest] / len(sentences):.0f}% of the "
+                          "training sentences: encode the text with the vocabulary you are given (vocab[word]), "
+                          "each sentence followed by </s>")
     on_train = held_out_perplexity(model, sentences[:len(test)], vocab)
-    untrained_perplexity = held_out_perplexity(untrained, test, vocab)
     return message + (f". It improved from {untrained_perplexity:.1f} untrained (on training sentences it has "
                       f"{on_train:.3f}): train for more epochs, or with a larger learning rate")
 
@@ -673,7 +683,7 @@ def _judge_stopping(case: Case, result) -> Optional[str]:
         return f"your function raised {result['raised']}"
     answer = result["answer"]
     if answer["type"] not in ("int", "numpy.int64", "numpy.int32"):
-        return f"expected an epoch (an int), got a {answer['type']}: {short(restore(answer))}"
+        return f"expected an epoch (an int), got {_shown(answer)}"
     got = int(restore(answer))
     if got == expected:
         return None
