@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import lm, models, reproduce, train
-from ..data import synthetic_corpus
+from ..data.synthetic import synthetic_corpus
 from ..data.batching import build_vocab
 from ..ngram import NGramLM
 from .framework import (Case, Check, _where, call_student, diagnose, fmt_pair, module_answer, numbers_differ,
@@ -83,8 +83,8 @@ def _library_off():
 
 
 def _raising(student_fn):
-    """``student_fn`` made to return ("returned", answer) or ("raised", "TypeName: message (where)")
-    instead of raising, so that a judge can require an error (NotImplementedError still says the
+    """``student_fn`` made to return ("returned", answer) or ("raised", "TypeName: message (where)",
+    "TypeName") instead of raising, so that a judge can require an error (NotImplementedError still says the
     part is not written yet)."""
     def calling(*args):
         try:
@@ -92,7 +92,8 @@ def _raising(student_fn):
         except NotImplementedError:
             raise
         except Exception as error:  # noqa: BLE001 (judged: the case may require it)
-            return "raised", f"{type(error).__name__}: {error}{_where(error)}", type(error).__name__
+            where = "" if isinstance(error, ValueError) else _where(error)   # where only for an error no case asks for
+            return "raised", f"{type(error).__name__}: {error}{where}", type(error).__name__
     return calling
 
 
@@ -486,7 +487,7 @@ def _probe_training(student_fn, inputs, seconds):
 
 def _trained_model(weights, vocab_size):
     """(a float64 CapstoneLM with the student's weights, None), or (None, what is wrong)."""
-    found, problem = restored_weights(weights, MAX_WEIGHTS, "CapstoneLM under the budget")
+    found, problem = restored_weights(weights, MAX_WEIGHTS, "the budget allows")
     if problem:
         return None, problem
     keys = set(CapstoneLM(2, 1, 1, "gru").state_dict())

@@ -608,10 +608,10 @@ def module_answer(got) -> ProbeResult:
     return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
 
 
-def restored_weights(weights, max_elements: int, model_name: str) -> tuple[Optional[dict], Optional[str]]:
+def restored_weights(weights, max_elements: int, far_more_than: str) -> tuple[Optional[dict], Optional[str]]:
     """({name: floating-point tensor}, None) from ``module_answer``'s weights, or (None, what is
     wrong): no weights, a weight that is not a floating-point tensor, or one of more than
-    ``max_elements`` elements (far more than a ``model_name`` needs)."""
+    ``max_elements`` elements ("far more than ``far_more_than``": "a CharRNN needs", ...)."""
     import torch
     if not isinstance(weights, list):
         return None, "the grader received no weights of your model"
@@ -621,7 +621,7 @@ def restored_weights(weights, max_elements: int, model_name: str) -> tuple[Optio
         if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
             return None, f"your model's weight {key} is not a floating-point tensor"
         if value.numel() > max_elements:
-            return None, f"your model's weight {key} has {value.numel()} elements, far more than a {model_name} needs"
+            return None, f"your model's weight {key} has {value.numel()} elements, far more than {far_more_than}"
         found[key] = value
     return found, None
 
