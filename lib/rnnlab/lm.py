@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .vocab import EOS, Vocab
+from .vocab import EOS, UNK, Vocab
 
 LN2 = math.log(2.0)
 
@@ -83,3 +83,31 @@ class LanguageModel:
                 break
             out.append(w)
         return out
+
+
+def cross_entropy_and_perplexity(sentences: Sequence[Sequence[str]], log_probs, vocab,
+                                 base: float = math.e) -> tuple[float, float]:
+    """Cross-entropy per predicted token, in the unit of ``base`` (bits for 2, nats for e), and
+    perplexity, ``base ** cross_entropy`` (the same number in either unit), of any model (count
+    or neural) from the log-probabilities it gives the ``B`` sentences.
+
+    sentences: B token lists (words, no ``<s>`` or ``</s>``); a word outside ``vocab`` is
+    ``<unk>``. log_probs: (B, T, V) array or tensor, T > every length; ``log_probs[b, t]`` is
+    log_base P(. | <s> w_1 ... w_t) over ``vocab``'s ids, and positions t > len(sentence b) are
+    padding (any values, NaN included, never read). vocab: {token: id} with ``<unk>`` and
+    ``</s>``. Each sentence predicts its words and one ``</s>``, so W = sum(len + 1); ``<s>`` is
+    never predicted. Raises ``ValueError`` when there is no sentence (W = 0)."""
+    if not sentences:
+        raise ValueError("no sentence: the cross-entropy of nothing is undefined")
+    table = np.asarray(log_probs.detach().cpu() if hasattr(log_probs, "detach") else log_probs,
+                       dtype=np.float64)
+    total, count = 0.0, 0
+    for b, sentence in enumerate(sentences):
+        ids = [vocab.get(w, vocab[UNK]) for w in sentence] + [vocab[EOS]]
+        total -= float(table[b, np.arange(len(ids)), ids].sum())
+        count += len(ids)
+    cross_entropy = total / count
+    try:
+        return cross_entropy, float(base ** cross_entropy)
+    except OverflowError:           # a model that gives the text a probability below 1e-308^W
+        return cross_entropy, math.inf

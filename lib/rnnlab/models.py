@@ -117,6 +117,19 @@ class _RecurrentEncoder(nn.Module):
         return self.dropout(outputs), state
 
 
+def tie_output_to_embedding(embedding: nn.Embedding, output: nn.Linear) -> int:
+    r"""Weight tying (Press & Wolf 2017, Inan et al. 2017): the output layer's matrix U (V, H)
+    becomes the embedding's matrix E (V, E), the same ``Parameter`` object, so that one
+    gradient step moves both and the model stores it once; the output bias stays the layer's
+    own. Needs H == E (a ``ValueError`` otherwise). Returns the parameters saved, V * E."""
+    (V, E), H = embedding.weight.shape, output.in_features
+    if H != E or output.out_features != V:
+        raise ValueError(f"tying needs an output layer ({E} -> {V}) shaped like the embedding "
+                         f"({V}, {E}), got {H} -> {output.out_features}")
+    output.weight = embedding.weight
+    return V * E
+
+
 class RNNLM(nn.Module):
     r"""Recurrent language model: :math:`P(w_{t+1} \mid w_{\le t}) = \mathrm{softmax}(U h_t + b)`
     with :math:`h_t` the top layer's state after reading the embedding of :math:`w_t`.
@@ -141,7 +154,7 @@ class RNNLM(nn.Module):
                                          False, dropout, impl)
         self.output = nn.Linear(hidden_size, vocab_size)
         if tie_weights:
-            self.output.weight = self.encoder.embedding.weight
+            tie_output_to_embedding(self.encoder.embedding, self.output)
 
     def forward(self, tokens: Tensor, state=None, lengths: Tensor | None = None):
         outputs, state = self.encoder(tokens, state, lengths)

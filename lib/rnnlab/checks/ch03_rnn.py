@@ -29,8 +29,8 @@ from torch.func import functional_call
 
 from .. import handwired, layers, models
 from .framework import (SEEDS, Case, Check, call_student, compare_tensor, diagnose, fmt, fmt_pair,
-                        judge_gradient, judge_seeded, probe_gradient, probe_seeded, register,
-                        type_problem)
+                        judge_gradient, judge_seeded, module_answer, probe_gradient, probe_seeded, register,
+                        restored_weights, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
 FLOAT32_EXP_LIMIT = 88.72   # exp(z) is inf in float32 for z above ln(3.4e38)
@@ -703,30 +703,15 @@ def _probe_training(student_fn, inputs, seconds):
     evaluated here: the judge rebuilds a CharRNN from the weights and measures it)."""
     train_ids, vocab_size, seed = inputs
     got, problem = call_student(student_fn, (train_ids.clone(), vocab_size, seed), seconds, copy_inputs=False)
-    if problem:
-        return {"error": problem}
-    if not isinstance(got, nn.Module):
-        return {"answer": describe(got)}
-    try:
-        weights = [[str(k), describe(v)] for k, v in got.state_dict().items()]
-    except Exception as error:  # noqa: BLE001 (the student's module)
-        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
-    return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
+    return {"error": problem} if problem else module_answer(got)
 
 
 def _char_rnn_of(weights, vocab_size: int):
     """(the student's CharRNN rebuilt from its weights, float64, None), or (None, what is
     wrong with the weights)."""
-    if not isinstance(weights, list):
-        return None, "the grader received no weights of your model"
-    found = {}
-    for key, desc in weights:
-        value = restore(desc)
-        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
-            return None, f"your model's weight {key} is not a floating-point tensor"
-        if value.numel() > MAX_WEIGHTS:
-            return None, f"your model's weight {key} has {value.numel()} elements, far more than a CharRNN needs"
-        found[key] = value
+    found, problem = restored_weights(weights, MAX_WEIGHTS, "a CharRNN needs")
+    if problem:
+        return None, problem
     if set(found) != set(LM_PARAMETERS):
         return None, (f"expected a CharRNN (weights {', '.join(LM_PARAMETERS)}), got a model with the weights "
                       f"{', '.join(sorted(found)) or 'none'}: train the CharRNN of the notebook")

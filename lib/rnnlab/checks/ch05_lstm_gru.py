@@ -39,7 +39,8 @@ from torch import nn
 from .. import gate_order, gated, layers
 from ..data.tasks import adding_problem
 from .framework import (Case, Check, answers_switched_off, as_leaves, autograd_forbidden, call_student,
-                        compare_tensor, diagnose, refusal, register, switched_off, type_problem)
+                        compare_tensor, diagnose, module_answer, refusal, register, restored_weights,
+                        switched_off, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
 RTOL, ATOL = 1e-7, 1e-9
@@ -646,29 +647,14 @@ def _probe_training(student_fn, inputs, seconds):
     """Train the student's model; copy its weights out as plain data (the judge measures them)."""
     x, y, seed = inputs
     got, problem = call_student(student_fn, (x.clone(), y.clone(), seed), seconds, copy_inputs=False)
-    if problem:
-        return {"error": problem}
-    if not isinstance(got, nn.Module):
-        return {"answer": describe(got)}
-    try:
-        weights = [[str(k), describe(v)] for k, v in got.state_dict().items()]
-    except Exception as error:  # noqa: BLE001 (the student's module)
-        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
-    return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
+    return {"error": problem} if problem else module_answer(got)
 
 
 def _model_of(weights):
     """(a float64 AddingLSTM with the student's weights, None), or (None, what is wrong)."""
-    if not isinstance(weights, list):
-        return None, "the grader received no weights of your model"
-    found = {}
-    for key, desc in weights:
-        value = restore(desc)
-        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
-            return None, f"your model's weight {key} is not a floating-point tensor"
-        if value.numel() > MAX_WEIGHTS:
-            return None, f"your model's weight {key} has {value.numel()} elements, far more than AddingLSTM needs"
-        found[key] = value
+    found, problem = restored_weights(weights, MAX_WEIGHTS, "AddingLSTM needs")
+    if problem:
+        return None, problem
     if set(found) != set(ADDING_KEYS):
         return None, (f"expected the notebook's AddingLSTM (weights {', '.join(ADDING_KEYS)}), got a model with "
                       f"the weights {', '.join(sorted(found)) or 'none'}: train the AddingLSTM of the notebook")

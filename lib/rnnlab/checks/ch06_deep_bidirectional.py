@@ -35,7 +35,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .. import bidirectional, models, tagging
 from ..data.toy_english import UPOS_TAGS, ToyEnglish
 from .framework import (Case, Check, as_leaves, call_student, compare_tensor, diagnose, fmt_pair,
-                        judge_gradient, probe_gradient, register, type_problem)
+                        judge_gradient, module_answer, probe_gradient, register, restored_weights, type_problem)
 from .plain import NUMBER_TYPES, TENSOR_TYPES, describe, restore
 
 def _randn(seed: int, *shape) -> torch.Tensor:
@@ -733,15 +733,7 @@ def _probe_training(student_fn, inputs, seconds):
     tokens, tags, lengths, vocab_size, num_tags, seed = inputs
     got, problem = call_student(student_fn, (tokens.clone(), tags.clone(), lengths.clone(), vocab_size,
                                              num_tags, seed), seconds, copy_inputs=False)
-    if problem:
-        return {"error": problem}
-    if not isinstance(got, nn.Module):
-        return {"answer": describe(got)}
-    try:
-        weights = [[str(k), describe(v)] for k, v in got.state_dict().items()]
-    except Exception as error:  # noqa: BLE001 (the student's module)
-        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
-    return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
+    return {"error": problem} if problem else module_answer(got)
 
 
 def _tagger_keys(bidirectional_: bool) -> list:
@@ -753,16 +745,9 @@ def _tagger_keys(bidirectional_: bool) -> list:
 
 def _tagger_of(weights, vocab_size: int, num_tags: int):
     """(a float64 Tagger with the student's weights, None), or (None, what is wrong with them)."""
-    if not isinstance(weights, list):
-        return None, "the grader received no weights of your model"
-    found = {}
-    for key, desc in weights:
-        value = restore(desc)
-        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
-            return None, f"your model's weight {key} is not a floating-point tensor"
-        if value.numel() > MAX_WEIGHTS:
-            return None, f"your model's weight {key} has {value.numel()} elements, far more than a Tagger needs"
-        found[key] = value
+    found, problem = restored_weights(weights, MAX_WEIGHTS, "a Tagger needs")
+    if problem:
+        return None, problem
     bidirectional_ = "lstm.weight_ih_l0_reverse" in found
     keys = _tagger_keys(bidirectional_)
     if set(found) != set(keys):

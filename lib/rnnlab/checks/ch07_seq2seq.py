@@ -36,7 +36,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .. import attention, decoding, seq2seq
 from ..data.dates import date_pairs
 from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt_pair,
-                        judge_gradient, register, switched_off, type_problem)
+                        judge_gradient, module_answer, register, restored_weights, switched_off, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
 BOS_ID, EOS_ID, PAD_ID = 1, 2, 3          # <unk> 0, <s> 1, </s> 2, <pad> 3 in both vocabularies
@@ -974,29 +974,14 @@ def _probe_training(student_fn, inputs, seconds):
     with _library_off():
         got, problem = call_student(student_fn, (src.clone(), lengths.clone(), targets.clone(), src_vocab_size,
                                                  tgt_vocab_size, seed), seconds, copy_inputs=False)
-    if problem:
-        return {"error": problem}
-    if not isinstance(got, nn.Module):
-        return {"answer": describe(got)}
-    try:
-        weights = [[str(k), describe(v)] for k, v in got.state_dict().items()]
-    except Exception as error:  # noqa: BLE001 (the student's module)
-        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
-    return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
+    return {"error": problem} if problem else module_answer(got)
 
 
 def _trained_model(weights, src_vocab_size, tgt_vocab_size):
     """(a float64 Seq2SeqModel with the student's weights, None), or (None, what is wrong)."""
-    if not isinstance(weights, list):
-        return None, "the grader received no weights of your model"
-    found = {}
-    for key, desc in weights:
-        value = restore(desc)
-        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
-            return None, f"your model's weight {key} is not a floating-point tensor"
-        if value.numel() > MAX_WEIGHTS:
-            return None, f"your model's weight {key} has {value.numel()} elements, far more than a Seq2SeqModel needs"
-        found[key] = value
+    found, problem = restored_weights(weights, MAX_WEIGHTS, "a Seq2SeqModel needs")
+    if problem:
+        return None, problem
     keys = list(Seq2SeqModel(src_vocab_size, tgt_vocab_size, 2, 2).state_dict())
     if set(found) != set(keys):
         return None, (f"expected the notebook's Seq2SeqModel, got a model with the weights "

@@ -376,7 +376,7 @@ def _where(error: BaseException) -> str:
 
 
 def same(a: Any, b: Any) -> bool:
-    """Deep equality that understands numpy arrays and torch tensors."""
+    """Deep equality that understands numpy arrays and torch tensors (a NaN equals a NaN)."""
     if type(a) is not type(b):
         return False
     if isinstance(a, np.ndarray):
@@ -384,14 +384,15 @@ def same(a: Any, b: Any) -> bool:
     if type(a).__module__.startswith("torch"):
         import torch
         if isinstance(a, torch.Tensor):
-            return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+            return a.shape == b.shape and a.dtype == b.dtype and (
+                bool(torch.equal(a, b)) or a.is_floating_point() and bool((a.isnan() & b.isnan() | (a == b)).all()))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if callable(a):
         return True
-    return a == b
+    return a == b or isinstance(a, float) and math.isnan(a) and math.isnan(b)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,6 +592,38 @@ def judge_gradient(result: ProbeResult, expected_grads: Sequence, names: Sequenc
         if problem:
             return problem
     return None
+
+
+def module_answer(got) -> ProbeResult:
+    """A probe's plain data for a part whose answer is a trained ``torch.nn.Module``: its weights,
+    [[name, description], ...] from its ``state_dict()`` (the judge rebuilds the model from them and
+    never touches the student's object), or the description of an answer that is not a module."""
+    from torch import nn
+    if not isinstance(got, nn.Module):
+        return {"answer": describe(got)}
+    try:
+        weights = [[str(k), describe(v)] for k, v in got.state_dict().items()]
+    except Exception as error:  # noqa: BLE001 (the student's module)
+        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
+    return {"answer": {"type": "torch.nn.Module"}, "weights": weights}
+
+
+def restored_weights(weights, max_elements: int, far_more_than: str) -> tuple[Optional[dict], Optional[str]]:
+    """({name: floating-point tensor}, None) from ``module_answer``'s weights, or (None, what is
+    wrong): no weights, a weight that is not a floating-point tensor, or one of more than
+    ``max_elements`` elements ("far more than ``far_more_than``": "a CharRNN needs", ...)."""
+    import torch
+    if not isinstance(weights, list):
+        return None, "the grader received no weights of your model"
+    found = {}
+    for key, desc in weights:
+        value = restore(desc)
+        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
+            return None, f"your model's weight {key} is not a floating-point tensor"
+        if value.numel() > max_elements:
+            return None, f"your model's weight {key} has {value.numel()} elements, far more than {far_more_than}"
+        found[key] = value
+    return found, None
 
 
 SEEDS = (1234, 4321)
