@@ -36,7 +36,8 @@ from ..data.synthetic import synthetic_corpus
 from ..models import FixedWindowLM
 from ..vocab import Vocab
 from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt, fmt_pair,
-                        judge_gradient, probe_gradient, register, type_name_of, type_problem)
+                        judge_gradient, module_answer, probe_gradient, register, type_name_of,
+                        type_problem)
 from .plain import TENSOR_TYPES, Opaque, describe, restore
 
 ADDK = 0.1    # chapter 01's add-k trigram ("trigram add-0.1" of the perplexity table)
@@ -539,14 +540,10 @@ def _copy_out(model, contexts, seconds) -> dict:
     """What the judge needs of a returned model, as plain data: its weights (state_dict), its
     mode, and its own forward's outputs on ``contexts``, twice (a model left in training mode
     with dropout answers differently each time)."""
-    if not isinstance(model, nn.Module):
-        return {"answer": describe(model)}
-    try:
-        weights = [[str(name), describe(value)] for name, value in model.state_dict().items()]
-    except Exception as error:  # noqa: BLE001 (the student's module)
-        return {"error": f"reading your model's weights (model.state_dict()) failed: {type(error).__name__}: {error}"}
-    copied = {"answer": {"type": "torch.nn.Module"}, "weights": weights, "outputs": [],
-              "training": bool(getattr(model, "training", False))}
+    copied = module_answer(model)
+    if "weights" not in copied:
+        return copied
+    copied.update(outputs=[], training=bool(getattr(model, "training", False)))
     for _ in range(2):
         with torch.no_grad():
             out, problem = call_student(model, (contexts.clone(),), seconds, copy_inputs=False)
