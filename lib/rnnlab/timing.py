@@ -7,8 +7,9 @@ per-round ratio (load that drifts between rounds cancels), not a ratio of median
 
     time_interleaved(steps, reps, device)   {name: [seconds per round]}
     paired_ratio(times, name, baseline)     median over rounds of times[name] / times[baseline]
-    output_layer_share(device, reps, ...)   the share of an LSTM LM's training step spent in the
+    output_share(model, tokens, reps, dev)  the share of an LM's training step spent in its
                                             output layer, softmax and loss
+    output_layer_share(device, reps, ...)   the same for an LSTM RNNLM of a given size
 """
 
 from __future__ import annotations
@@ -51,28 +52,39 @@ def paired_ratio(times: dict[str, list[float]], name: str, baseline: str) -> flo
     return statistics.median(a / b for a, b in zip(times[name], times[baseline]))
 
 
+def output_share(model, tokens: torch.Tensor, reps: int, device) -> dict:
+    """The time of ``model``'s output layer + softmax + loss (forward and backward:
+    ``model.output_nll`` on a fixed top-layer output that requires a gradient) over that of a
+    whole training step (``rnnlab.train.window_loss`` and its backward pass), on tokens (B, T+1)
+    read as inputs and next-token targets: {"full_ms", "output_ms", "fraction"}."""
+    from .train import window_loss
+
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    with torch.no_grad():
+        top, _ = model.encoder(inputs)                                 # (B, T, H)
+    hidden = torch.randn_like(top).requires_grad_(True)
+
+    def full_step():
+        window_loss(model, inputs, targets)[0].backward()
+
+    def output_step():
+        model.output_nll(hidden, targets).backward()
+
+    times = time_interleaved({"full": full_step, "output": output_step}, reps, device)
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    return dict(full_ms=seconds["full"] * 1e3, output_ms=seconds["output"] * 1e3,
+                fraction=paired_ratio(times, "output", "full"))
+
+
 def output_layer_share(device, reps: int, vocab: int = 10_000, T: int = 35, B: int = 20,
                        E: int = 200, H: int = 200, impls=("fused", "reference")) -> dict:
-    """The time of the output layer + softmax + loss (forward and backward) over that of a whole
-    training step of an LSTM LM (embedding, LSTM, output layer, softmax, loss), batch (B, T)
-    of tokens below ``vocab``, embedding E, hidden H, for each recurrent ``impl``:
-    {"vocab", "shape": [T, B, E, H], impl: {"full_ms", "output_ms", "fraction"}}."""
+    """``output_share`` of an LSTM LM (``rnnlab.models.RNNLM``: embedding, LSTM, output layer,
+    softmax, loss), batch (B, T) of tokens below ``vocab``, embedding E, hidden H, for each
+    recurrent ``impl``: {"vocab", "shape": [T, B, E, H], impl: {"full_ms", "output_ms", "fraction"}}."""
     result = {"vocab": vocab, "shape": [T, B, E, H]}
     tokens = torch.randint(0, vocab, (B, T + 1), device=device)
     for impl in impls:
         torch.manual_seed(0)
         lm = models.RNNLM(vocab, E, H, kind="lstm", impl=impl).to(device)
-        hidden = torch.randn(B, T, H, device=device, requires_grad=True)
-
-        def full_step():
-            logits, _ = lm(tokens[:, :-1])
-            models.language_model_loss(logits, tokens[:, 1:]).backward()
-
-        def output_step():
-            models.language_model_loss(lm.output(hidden), tokens[:, 1:]).backward()
-
-        times = time_interleaved({"full": full_step, "output": output_step}, reps, device)
-        seconds = {name: statistics.median(t) for name, t in times.items()}
-        result[impl] = dict(full_ms=seconds["full"] * 1e3, output_ms=seconds["output"] * 1e3,
-                            fraction=paired_ratio(times, "output", "full"))
+        result[impl] = output_share(lm, tokens, reps, device)
     return result
