@@ -7,6 +7,8 @@ per-round ratio (load that drifts between rounds cancels), not a ratio of median
 
     time_interleaved(steps, reps, device)   {name: [seconds per round]}
     paired_ratio(times, name, baseline)     median over rounds of times[name] / times[baseline]
+    window_segments(length, windows, ...)   consecutive runs of bptt windows that cut a training
+                                            epoch into rounds
     output_share(model, tokens, reps, dev)  the share of an LM's training step spent in its
                                             output layer, softmax and loss
     output_layer_share(device, reps, ...)   the same for an LSTM RNNLM of a given size
@@ -14,6 +16,7 @@ per-round ratio (load that drifts between rounds cancels), not a ratio of median
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
@@ -50,6 +53,15 @@ def paired_ratio(times: dict[str, list[float]], name: str, baseline: str) -> flo
     """Median over rounds of time[name] / time[baseline]: robust to load that drifts between
     rounds (other processes on a shared machine), unlike a ratio of medians."""
     return statistics.median(a / b for a, b in zip(times[name], times[baseline]))
+
+
+def window_segments(length: int, windows: int, rounds: int, bptt: int) -> list[tuple[int, int]]:
+    """(start, end) token columns of ``rounds`` consecutive runs of whole ``bptt`` windows
+    covering the first ``windows`` windows of a batchified stream of ``length`` columns (all of
+    them if there are fewer): a benchmark trains every model on one run per round."""
+    windows = min(windows, math.ceil((length - 1) / bptt))
+    bounds = [round(r * windows / rounds) * bptt for r in range(rounds + 1)]
+    return [(a, min(b, length - 1)) for a, b in zip(bounds, bounds[1:]) if a < b]
 
 
 def output_share(model, tokens: torch.Tensor, reps: int, device) -> dict:
