@@ -174,11 +174,12 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     if args.quick:
         args.windows, args.rounds, args.share_reps = 6, 3, 2
+    command = "python bench/bench_output_layer.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    source = provenance(command.strip(), args.device)            # the code as it starts
     report = compare_output_layers(corpus_at_hand(args.quick), args.device, args.windows,
                                    args.rounds, args.share_reps, args.amp)
     print_table(report)
-    command = "python bench/bench_output_layer.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    report["provenance"] = provenance(command.strip(), args.device)
+    report["provenance"] = source
     path = args.out or RESULTS / f"bench_output_layer-{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))

@@ -66,15 +66,18 @@ def window_segments(length: int, windows: int, rounds: int, bptt: int) -> list[t
 
 def output_share(model, tokens: torch.Tensor, reps: int, device) -> dict:
     """The time of ``model``'s output layer + softmax + loss (forward and backward:
-    ``model.output_nll`` on a fixed top-layer output that requires a gradient) over that of a
-    whole training step (``rnnlab.train.window_loss`` and its backward pass), on tokens (B, T+1)
-    read as inputs and next-token targets: {"full_ms", "output_ms", "fraction"}."""
+    ``model.output_nll`` on the top layer's outputs for these tokens, held fixed as a leaf that
+    requires a gradient) over that of a whole training step (``rnnlab.train.window_loss`` and
+    its backward pass), on tokens (B, T+1) read as inputs and next-token targets:
+    {"full_ms", "output_ms", "fraction"}. (The real outputs, not random ones: with weights
+    tied to an embedding of unit variance, outputs of unit variance would give logits so large
+    that the softmax's gradient is mostly subnormal floats, many times slower on a CPU.)"""
     from .train import window_loss
 
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     with torch.no_grad():
         top, _ = model.encoder(inputs)                                 # (B, T, H)
-    hidden = torch.randn_like(top).requires_grad_(True)
+    hidden = top.clone().requires_grad_(True)
 
     def full_step():
         window_loss(model, inputs, targets)[0].backward()
