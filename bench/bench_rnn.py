@@ -17,12 +17,12 @@ What is measured, for RNN (tanh), GRU and LSTM, one layer, float32, shapes (T, B
 - the fraction of an RNN-LM training step (embedding, LSTM, output layer, softmax and loss,
   forward and backward) spent in the output layer + softmax + loss, for a 10k vocabulary;
 - on a CUDA GPU only: the same table against cuDNN, on one more shape, (35, 64, 650, 650)
-  (Zaremba et al.'s medium LSTM: on the CPU its reference loop would take minutes per table,
-  so it is GPU-only), with two more columns: ``torch.compile`` of the reference (first shape
-  only), and the reference's training step captured in CUDA graphs
+  (Zaremba et al.'s medium LSTM; GPU-only: on one CPU thread a training step at that shape
+  takes about 1.5 s for the LSTM, so its rows would add minutes to ``make bench``), with two
+  more columns, each with its ratio to cuDNN: ``torch.compile`` of the reference (first shape
+  only), and the reference's training step captured in CUDA graphs on every GPU shape
   (``torch.cuda.make_graphed_callables``: forward and backward each replayed as one graph on
-  static input buffers, so the per-step launches of the Python loop cost nothing), each with its
-  ratio to cuDNN.
+  static input buffers, which takes the Python loop's launch of every kernel out of the step).
 
 Results are printed as tables and written as JSON to ``bench/results/`` (git-ignored).
 Run: ``python bench/bench_rnn.py [--reps 25] [--threads 2] [--quick]``.
