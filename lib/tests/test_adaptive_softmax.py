@@ -91,3 +91,24 @@ def test_gpu_mixed_precision_training_matches_its_full_distribution(corpus_strea
     assert logits.dtype == torch.float32
     by_hand = models.language_model_loss(logits, stream[:, 1:]).item()
     assert nll == pytest.approx(by_hand, rel=1e-2)       # windows (state carried) against one pass
+
+
+def test_it_is_a_language_model_for_the_course_s_tables(corpus_stream):
+    """NeuralLM reads forward's logits: the adaptive model's distributions sum to one and its
+    sentence log-probabilities are those of log_prob."""
+    from rnnlab.models import NeuralLM
+
+    vocab, train_ids, _ = corpus_stream
+    torch.manual_seed(2)
+    lm = models.AdaptiveRNNLM(len(vocab), models.frequency_cutoffs(train_ids, len(vocab)),
+                              embedding_dim=8, hidden_size=16)
+    words = vocab.decode(train_ids[:6].tolist())
+    neural = NeuralLM(lm, vocab)
+    assert neural.next_distribution(words).sum() == pytest.approx(1.0, abs=1e-6)
+    ids = torch.tensor([[vocab.eos_id, *vocab.encode(words)]])
+    with torch.no_grad():
+        top, _ = lm.encoder(ids)
+        log_probs = lm.output.log_prob(top[0])                             # (7, V)
+    targets = torch.as_tensor(vocab.encode(words + ["</s>"]))
+    expected = log_probs.gather(1, targets[:, None])[:, 0].numpy()
+    assert neural.token_logprobs(words) == pytest.approx(expected, abs=1e-5)
