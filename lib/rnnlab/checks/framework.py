@@ -6,7 +6,8 @@ A check has two halves:
 - the **probe** calls the student's function on the inputs of one case, on a fresh copy and
   under a time limit, and returns plain data (``rnnlab.checks.plain``): the described answer, or
   an ``"error"`` saying what went wrong (it raised, and on which line of the student's code; it
-  changed its inputs; it ran too long);
+  mixed tensors of two devices, with what to do about it; it changed its inputs; it ran too
+  long). An answer computed on a GPU is described, and compared, on the CPU;
 - the **judge** reads that plain data, rebuilds the answer, checks its exact type, and compares
   it with the reference answer, naming the first place where the two differ.
 
