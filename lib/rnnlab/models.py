@@ -184,9 +184,9 @@ class AdaptiveRNNLM(nn.Module):
     ``frequency_cutoffs``) and one entry per cluster share a softmax over the head,
 
     .. math::
-        P(w \mid h) = \mathrm{softmax}(U_0 h)_w \ 	ext{(head)}, \qquad
+        P(w \mid h) = \mathrm{softmax}(U_0 h)_w \ \text{(head)}, \qquad
         P(w \mid h) = \mathrm{softmax}(U_0 h)_{c} \, \mathrm{softmax}(U_c V_c h)_w
-        \ 	ext{($w$ in cluster $c$)},
+        \ \text{($w$ in cluster $c$)},
 
     the c-th cluster projecting h to ``hidden_size / div_value**c`` dimensions first: a rare
     word costs a product with a small matrix, and the whole vocabulary is never scored while
@@ -200,7 +200,7 @@ class AdaptiveRNNLM(nn.Module):
     ``nll(tokens, targets, state=None)``: tokens, targets (B, T); (mean negative log-likelihood
     of the targets in nats per token, final state), scoring only each target's own cluster: the
     training loss. The output layer runs in float32 also under autocast (the recurrent layer
-does not)."""
+    does not)."""
 
     def __init__(self, vocab_size: int, cutoffs, embedding_dim: int = 64, hidden_size: int = 64,
                  kind: str = "lstm", num_layers: int = 1, dropout: float = 0.0,
@@ -310,7 +310,7 @@ class BagOfEmbeddings(nn.Module):
     embeddings through a tanh hidden layer,
 
     .. math::
-        ar e = rac{1}{n} \sum_{t=1}^{n} E w_t, \qquad z = U 	anh(W ar e + b) + c,
+        \bar e = \frac{1}{n} \sum_{t=1}^{n} E w_t, \qquad z = U \tanh(W \bar e + b) + c,
 
     so any two sequences with the same words in another order get the same logits.
     ``forward(tokens (B, T), lengths=None) -> logits (B, num_classes)``."""
