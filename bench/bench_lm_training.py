@@ -42,7 +42,7 @@ from torch import nn
 from rnnlab.data import build_vocab, encode_stream, load_wikitext2, stdlib_docstring_corpus
 from rnnlab.models import RNNLM
 from rnnlab.reproduce import on_disk
-from rnnlab.timing import paired_ratio, time_interleaved
+from rnnlab.timing import paired_ratio, time_interleaved, window_segments
 from rnnlab.train import TrainConfig, batchify, evaluate, train_epoch
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -162,14 +162,6 @@ def rnnlab_copy(example: RNNModel, impl: str) -> RNNLM:
     return ours.to(next(example.parameters()).device)
 
 
-def segments(length: int, batches: int, rounds: int) -> list[tuple[int, int]]:
-    """(start, end) token columns of ``rounds`` consecutive runs of whole bptt windows
-    covering the first ``batches`` windows of a stream of ``length`` columns."""
-    windows = min(batches, math.ceil((length - 1) / BPTT))
-    bounds = [round(r * windows / rounds) * BPTT for r in range(rounds + 1)]
-    return [(a, min(b, length - 1)) for a, b in zip(bounds, bounds[1:]) if a < b]
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=10**9,
@@ -190,7 +182,7 @@ def main(argv=None) -> dict:
     train = batchify(encode_stream(train_sentences, vocab), BATCH).to(device)     # (B, N)
     valid = batchify(encode_stream(valid_sentences, vocab), EVAL_BATCH).to(device)
     train_seq_first, valid_seq_first = train.t().contiguous(), valid.t().contiguous()
-    parts = segments(train.shape[1], args.batches, args.rounds)
+    parts = window_segments(train.shape[1], args.batches, args.rounds, BPTT)
     windows = sum(math.ceil((b - a) / BPTT) for a, b in parts)
     tokens = [BATCH * (b - a) for a, b in parts]
 

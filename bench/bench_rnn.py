@@ -16,8 +16,13 @@ What is measured, for RNN (tanh), GRU and LSTM, one layer, float32, shapes (T, B
   ``torch.cuda.max_memory_allocated`` during the step minus the memory allocated before it;
 - the fraction of an RNN-LM training step (embedding, LSTM, output layer, softmax and loss,
   forward and backward) spent in the output layer + softmax + loss, for a 10k vocabulary;
-- on a CUDA GPU only: the same table against cuDNN, and ``torch.compile`` of the reference
-  (first shape only).
+- on a CUDA GPU only: the same table against cuDNN, on one more shape, (35, 64, 650, 650)
+  (Zaremba et al.'s medium LSTM; GPU-only: on one CPU thread a training step at that shape
+  takes about 1.5 s for the LSTM, so its rows would add minutes to ``make bench``), with two
+  more columns, each with its ratio to cuDNN: ``torch.compile`` of the reference (first shape
+  only), and the reference's training step captured in CUDA graphs on every GPU shape
+  (``torch.cuda.make_graphed_callables``: forward and backward each replayed as one graph on
+  static input buffers, which takes the Python loop's launch of every kernel out of the step).
 
 Results are printed as tables and written as JSON to ``bench/results/`` (git-ignored).
 Run: ``python bench/bench_rnn.py [--reps 25] [--threads 2] [--quick]``.
@@ -44,6 +49,7 @@ from rnnlab import layers
 from rnnlab.timing import output_layer_share, paired_ratio, synchronize, time_interleaved
 
 SHAPES = [(35, 20, 200, 200), (35, 64, 256, 512), (100, 32, 64, 128)]
+GPU_SHAPES = SHAPES + [(35, 64, 650, 650)]
 KINDS = ("RNN", "GRU", "LSTM")
 IMPLS = ("torch.nn", "reference", "fused")
 TARGETS = {"RNN": 1.0, "GRU": 1.0, "LSTM": 2.0}      # reference / torch.nn, from issue 4
@@ -109,7 +115,7 @@ def gpu_peak_bytes(step) -> int:
 def saved_for_backward_bytes(module: nn.Module, x: torch.Tensor) -> int | None:
     """Bytes of the distinct storages autograd keeps for the backward pass of one forward
     (None where hooks cannot see them: in a compiled module)."""
-    if hasattr(module, "_orig_mod"):                       # torch.compile'd
+    if hasattr(module, "_orig_mod") or isinstance(module, GraphedStep):   # compiled, graphed
         return None
     storages: dict[int, int] = {}
 
@@ -181,6 +187,47 @@ def compiled_reference(kind: str, modules: dict, shape) -> dict:
         return {}
 
 
+class _OutputOnly(nn.Module):
+    """A recurrent layer's output sequence alone (CUDA graphs capture tensors, not ``None``s)."""
+
+    def __init__(self, rnn: nn.Module):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+class GraphedStep(nn.Module):
+    """A layer whose forward and backward are replayed CUDA graphs; called like the layer
+    (``module(x) -> (output, None)``), its input copied into the graphs' static buffer."""
+
+    def __init__(self, rnn: nn.Module, sample: torch.Tensor):
+        super().__init__()
+        self.graphed = torch.cuda.make_graphed_callables(_OutputOnly(rnn), (sample,))
+
+    def forward(self, x):
+        return self.graphed(x), None
+
+
+def graphed_reference(kind: str, modules: dict, shape) -> dict:
+    """The reference loop's training step under CUDA graphs (every GPU shape); empty if the
+    capture fails (an operation that synchronises with the CPU cannot be captured)."""
+    try:
+        start = time.perf_counter()
+        device = next(modules["reference"].parameters()).device
+        sample = torch.randn(*shape[:2], shape[2], device=device, requires_grad=True)
+        graphed = GraphedStep(modules["reference"], sample)
+        training_step(graphed, sample)
+        synchronize(device)
+        print(f"  CUDA graphs of the {kind} reference at {tuple(shape)}: "
+              f"{time.perf_counter() - start:.1f} s to capture")
+        return {"reference+graph": graphed}
+    except Exception as error:                                   # report, do not crash the bench
+        print(f"  CUDA graphs of the {kind} reference failed: {type(error).__name__}: {error}")
+        return {}
+
+
 # -- output -------------------------------------------------------------------------------------
 
 
@@ -210,6 +257,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="first shape only, few repetitions")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
     parser.add_argument("--no-compile", action="store_true", help="GPU: skip torch.compile of the reference")
+    parser.add_argument("--no-graphs", action="store_true", help="GPU: skip CUDA graphs of the reference")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     shapes = SHAPES[:1] if args.quick else SHAPES
@@ -232,9 +280,15 @@ def main(argv=None) -> dict:
     if torch.cuda.is_available():
         print(f"{torch.cuda.get_device_name()}; torch.nn runs cuDNN")
         report["gpu_name"] = torch.cuda.get_device_name()
-        print_header(list(IMPLS) + ([] if args.no_compile else ["reference+compile"]), "cuda-peak")
-        report["gpu"] = bench_layers("cuda", shapes, reps,
-                                     extra_impls=None if args.no_compile else compiled_reference)
+        extras = [make for make, skip in ((compiled_reference, args.no_compile),
+                                          (graphed_reference, args.no_graphs)) if not skip]
+        print_header(list(IMPLS) + [name for name, skip in (("reference+compile", args.no_compile),
+                                                           ("reference+graph", args.no_graphs))
+                                    if not skip], "cuda-peak")
+        report["gpu_shapes"] = GPU_SHAPES[:1] if args.quick else GPU_SHAPES
+        report["gpu"] = bench_layers("cuda", report["gpu_shapes"], reps,
+                                     extra_impls=lambda *a: {k: v for make in extras
+                                                             for k, v in make(*a).items()})
         report["gpu_softmax"] = bench_softmax_fraction("cuda", reps)
     else:
         print("skipped: no CUDA device on this machine")

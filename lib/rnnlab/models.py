@@ -11,16 +11,22 @@ r"""Neural models of the course, built on ``rnnlab.layers``: language models and
 - ``RNNLM``: embedding, a recurrent layer of any kind (``"rnn"``, ``"rnn_relu"``, ``"lstm"``,
   ``"gru"``), dropout and a softmax output layer, optionally tied to the embedding
   (Press & Wolf 2017, Inan et al. 2017), chapters 03-05.
+- ``AdaptiveRNNLM``: the same network with an adaptive softmax as its output layer (Grave et
+  al. 2017, ``torch.nn.AdaptiveLogSoftmaxWithLoss``): the frequent words in a full softmax
+  head, the rare ones in smaller clusters behind it (``frequency_cutoffs`` chooses them).
 - ``NeuralLM``: either language model and its vocabulary as a ``rnnlab.lm.LanguageModel``
   (perplexity, agreement, sampling), ``teacher_forcing_loss`` the loss both are trained with.
 - ``RNNTagger``: one label per token (chapter 06); ``RNNClassifier``: one label per sequence
   from the last state or the mean or max of the outputs over each sequence's true length;
   ``BagOfEmbeddings``: one label per sequence from the mean of its embeddings, blind to order.
 
-Every model reads batch-first token ids (B, T). Both language models share one signature,
+Every model reads batch-first token ids (B, T). The language models share one signature,
 ``model(tokens, state=None) -> (logits (B, T, V), state)``: the recurrent LM carries its hidden
 state from one window of text to the next, the window LM carries its last n-1 tokens, so the
-same training loop (``rnnlab.train``) serves both. Models use the fused recurrent kernels by
+same training loop (``rnnlab.train``) serves them. A model may also have
+``nll(tokens, targets, state=None) -> (mean NLL in nats per token, state)``, its training loss
+computed without the full distribution (the adaptive softmax's point); ``rnnlab.train`` uses it
+where it is there. Models use the fused recurrent kernels by
 default (``impl="fused"``); pass ``impl="reference"`` to run the readable loop of
 ``rnnlab.layers`` instead, with the same parameters.
 """
@@ -162,6 +168,89 @@ class RNNLM(nn.Module):
         # matrix product with its bias fused in (addmm), not a copy, a product and an addition
         return self.output(outputs.contiguous()), state
 
+    def output_nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy (nats per token) of targets (B, T) given the top layer's outputs
+        (B, T, H): the output layer, softmax and loss alone."""
+        return language_model_loss(self.output(hidden.contiguous()), targets)
+
+
+def frequency_cutoffs(ids, vocab_size: int, coverage=(0.8, 0.95)) -> list[int]:
+    """Cutoffs of an adaptive softmax from token frequency, for ids sorted by frequency (as
+    ``rnnlab.vocab`` numbers them: the specials, then the words, most frequent first): the
+    k-th cutoff is the smallest number of leading ids whose tokens make up ``coverage[k]`` of
+    the stream ``ids`` (N,). So with (0.8, 0.95) the head's softmax holds the words of 80% of
+    the text, the first cluster those of the next 15%, the last cluster the rest of the
+    vocabulary. Cutoffs that would coincide, or reach ``vocab_size``, are dropped."""
+    counts = torch.bincount(torch.as_tensor(ids, dtype=torch.long).flatten(), minlength=vocab_size)
+    share = counts[:vocab_size].cumsum(0).double() / max(int(counts.sum()), 1)
+    cutoffs = []
+    for c in coverage:
+        cut = int(torch.searchsorted(share, torch.tensor(float(c), dtype=torch.double))) + 1
+        if (not cutoffs or cut > cutoffs[-1]) and cut < vocab_size:
+            cutoffs.append(cut)
+    return cutoffs
+
+
+class AdaptiveRNNLM(nn.Module):
+    r"""``RNNLM`` with an adaptive softmax output layer (Grave et al. 2017): the ids below
+    ``cutoffs[0]`` (the frequent words: ids must be sorted by frequency, see
+    ``frequency_cutoffs``) and one entry per cluster share a softmax over the head,
+
+    .. math::
+        P(w \mid h) = \mathrm{softmax}(U_0 h)_w \ \text{(head)}, \qquad
+        P(w \mid h) = \mathrm{softmax}(U_0 h)_{c} \, \mathrm{softmax}(U_c V_c h)_w
+        \ \text{($w$ in cluster $c$)},
+
+    the c-th cluster projecting h to ``hidden_size / div_value**c`` dimensions first: a rare
+    word costs a product with a small matrix, and the whole vocabulary is never scored while
+    training. Parameters: ``encoder`` as RNNLM's, ``output`` a
+    ``torch.nn.AdaptiveLogSoftmaxWithLoss``; no weight tying (the clusters' matrices are not
+    the embedding's shape).
+
+    ``forward(tokens, state=None, lengths=None)``: as RNNLM's, returning the log-probabilities
+    of the full distribution (B, T, V) as its logits (their softmax is the distribution itself),
+    so evaluation, sampling and ``NeuralLM`` treat it as any LM; it scores every word (slow).
+    ``nll(tokens, targets, state=None)``: tokens, targets (B, T); (mean negative log-likelihood
+    of the targets in nats per token, final state), scoring only each target's own cluster: the
+    training loss. The output layer runs in float32 also under autocast (the recurrent layer
+    does not)."""
+
+    def __init__(self, vocab_size: int, cutoffs, embedding_dim: int = 64, hidden_size: int = 64,
+                 kind: str = "lstm", num_layers: int = 1, dropout: float = 0.0,
+                 div_value: float = 4.0, impl: str = "fused"):
+        super().__init__()
+        self.kind = kind
+        self.encoder = _RecurrentEncoder(vocab_size, embedding_dim, hidden_size, kind, num_layers,
+                                         False, dropout, impl)
+        self.output = nn.AdaptiveLogSoftmaxWithLoss(hidden_size, vocab_size, list(cutoffs),
+                                                    div_value=div_value)
+
+    def forward(self, tokens: Tensor, state=None, lengths: Tensor | None = None):
+        outputs, state = self.encoder(tokens, state, lengths)
+        with self._full_precision(outputs):
+            log_probs = self.output.log_prob(self._flat(outputs))
+        return log_probs.view(*tokens.shape, -1), state
+
+    def nll(self, tokens: Tensor, targets: Tensor, state=None):
+        outputs, state = self.encoder(tokens, state)
+        return self.output_nll(outputs, targets), state
+
+    def output_nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """Mean NLL (nats per token) of targets (B, T) given the top layer's outputs (B, T, H)."""
+        with self._full_precision(hidden):
+            return self.output(self._flat(hidden), targets.reshape(-1)).loss
+
+    def _flat(self, hidden: Tensor) -> Tensor:
+        """(B, T, H) -> (B*T, H), in the output layer's dtype."""
+        return hidden.reshape(-1, hidden.shape[-1]).to(self.output.head.weight.dtype)
+
+    @staticmethod
+    def _full_precision(hidden: Tensor):
+        """The output layer runs outside autocast, in its weights' dtype: it writes the clusters'
+        log-probabilities into a tensor of its input's dtype, which low-precision log-softmaxes
+        (autocast's on the CPU) do not match."""
+        return torch.autocast(hidden.device.type, enabled=False)
+
 
 class RNNTagger(nn.Module):
     """One label per token: a (by default bidirectional) recurrent encoder and a linear layer
@@ -234,7 +323,7 @@ class BagOfEmbeddings(nn.Module):
     embeddings through a tanh hidden layer,
 
     .. math::
-        ar e = rac{1}{n} \sum_{t=1}^{n} E w_t, \qquad z = U 	anh(W ar e + b) + c,
+        \bar e = \frac{1}{n} \sum_{t=1}^{n} E w_t, \qquad z = U \tanh(W \bar e + b) + c,
 
     so any two sequences with the same words in another order get the same logits.
     ``forward(tokens (B, T), lengths=None) -> logits (B, num_classes)``."""

@@ -410,6 +410,17 @@ def _commit() -> str | None:
     return commit + ("+changes" if dirty else "")
 
 
+def provenance(command: str, device: torch.device | str) -> dict:
+    """Where a measured result comes from: {"command", "commit", "torch", "python", "device"
+    (with the GPU's name on CUDA), "threads", "date" (UTC)}."""
+    dev = torch.device(device)
+    return dict(command=command, commit=_commit(), torch=torch.__version__,
+                python=platform.python_version(),
+                device=str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+                threads=torch.get_num_threads(),
+                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
 def _claim(folder: Path, corpus: str, config: RunConfig) -> None:
     """Record which corpus and configuration the run folder holds; refuse another one (its
     checkpoints and rows would be read back as if they were this run's)."""
@@ -472,14 +483,8 @@ def reproduce(corpus: str = "synthetic", config: str | RunConfig | None = None,
         references=[dict(model=m, corpus=c, test_perplexity=p, source=s) for m, c, p, s in REFERENCES],
         sizes={split: tokens_with_end(getattr(data, split)) for split in ("train", "valid", "test")},
         vocabulary=len(vocab),
-        provenance=dict(command=command or f"rnnlab.reproduce.reproduce({corpus!r}, "
-                                            f"{config.name!r}, epochs={config.epochs})",
-                        commit=_commit(), torch=torch.__version__, python=platform.python_version(),
-                        device=str(dev) + (f" ({torch.cuda.get_device_name(dev)})"
-                                           if dev.type == "cuda" else ""),
-                        threads=torch.get_num_threads(),
-                        date=datetime.datetime.now(datetime.timezone.utc)
-                        .isoformat(timespec="seconds")))
+        provenance=provenance(command or f"rnnlab.reproduce.reproduce({corpus!r}, "
+                                         f"{config.name!r}, epochs={config.epochs})", dev))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=1))
     (folder / "results.md").write_text(markdown(results) + "\n")

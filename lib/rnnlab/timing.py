@@ -7,12 +7,16 @@ per-round ratio (load that drifts between rounds cancels), not a ratio of median
 
     time_interleaved(steps, reps, device)   {name: [seconds per round]}
     paired_ratio(times, name, baseline)     median over rounds of times[name] / times[baseline]
-    output_layer_share(device, reps, ...)   the share of an LSTM LM's training step spent in the
+    window_segments(length, windows, ...)   consecutive runs of bptt windows that cut a training
+                                            epoch into rounds
+    output_share(model, tokens, reps, dev)  the share of an LM's training step spent in its
                                             output layer, softmax and loss
+    output_layer_share(device, reps, ...)   the same for an LSTM RNNLM of a given size
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
@@ -51,28 +55,51 @@ def paired_ratio(times: dict[str, list[float]], name: str, baseline: str) -> flo
     return statistics.median(a / b for a, b in zip(times[name], times[baseline]))
 
 
+def window_segments(length: int, windows: int, rounds: int, bptt: int) -> list[tuple[int, int]]:
+    """(start, end) token columns of ``rounds`` consecutive runs of whole ``bptt`` windows
+    covering the first ``windows`` windows of a batchified stream of ``length`` columns (all of
+    them if there are fewer): a benchmark trains every model on one run per round."""
+    windows = min(windows, math.ceil((length - 1) / bptt))
+    bounds = [round(r * windows / rounds) * bptt for r in range(rounds + 1)]
+    return [(a, min(b, length - 1)) for a, b in zip(bounds, bounds[1:]) if a < b]
+
+
+def output_share(model, tokens: torch.Tensor, reps: int, device) -> dict:
+    """The time of ``model``'s output layer + softmax + loss (forward and backward:
+    ``model.output_nll`` on the top layer's outputs for these tokens, held fixed as a leaf that
+    requires a gradient) over that of a whole training step (``rnnlab.train.window_loss`` and
+    its backward pass), on tokens (B, T+1) read as inputs and next-token targets:
+    {"full_ms", "output_ms", "fraction"}. (The real outputs, not random ones: with weights
+    tied to an embedding of unit variance, outputs of unit variance would give logits so large
+    that the softmax's gradient is mostly subnormal floats, many times slower on a CPU.)"""
+    from .train import window_loss
+
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    with torch.no_grad():
+        top, _ = model.encoder(inputs)                                 # (B, T, H)
+    hidden = top.clone().requires_grad_(True)
+
+    def full_step():
+        window_loss(model, inputs, targets)[0].backward()
+
+    def output_step():
+        model.output_nll(hidden, targets).backward()
+
+    times = time_interleaved({"full": full_step, "output": output_step}, reps, device)
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    return dict(full_ms=seconds["full"] * 1e3, output_ms=seconds["output"] * 1e3,
+                fraction=paired_ratio(times, "output", "full"))
+
+
 def output_layer_share(device, reps: int, vocab: int = 10_000, T: int = 35, B: int = 20,
                        E: int = 200, H: int = 200, impls=("fused", "reference")) -> dict:
-    """The time of the output layer + softmax + loss (forward and backward) over that of a whole
-    training step of an LSTM LM (embedding, LSTM, output layer, softmax, loss), batch (B, T)
-    of tokens below ``vocab``, embedding E, hidden H, for each recurrent ``impl``:
-    {"vocab", "shape": [T, B, E, H], impl: {"full_ms", "output_ms", "fraction"}}."""
+    """``output_share`` of an LSTM LM (``rnnlab.models.RNNLM``: embedding, LSTM, output layer,
+    softmax, loss), batch (B, T) of tokens below ``vocab``, embedding E, hidden H, for each
+    recurrent ``impl``: {"vocab", "shape": [T, B, E, H], impl: {"full_ms", "output_ms", "fraction"}}."""
     result = {"vocab": vocab, "shape": [T, B, E, H]}
     tokens = torch.randint(0, vocab, (B, T + 1), device=device)
     for impl in impls:
         torch.manual_seed(0)
         lm = models.RNNLM(vocab, E, H, kind="lstm", impl=impl).to(device)
-        hidden = torch.randn(B, T, H, device=device, requires_grad=True)
-
-        def full_step():
-            logits, _ = lm(tokens[:, :-1])
-            models.language_model_loss(logits, tokens[:, 1:]).backward()
-
-        def output_step():
-            models.language_model_loss(lm.output(hidden), tokens[:, 1:]).backward()
-
-        times = time_interleaved({"full": full_step, "output": output_step}, reps, device)
-        seconds = {name: statistics.median(t) for name, t in times.items()}
-        result[impl] = dict(full_ms=seconds["full"] * 1e3, output_ms=seconds["output"] * 1e3,
-                            fraction=paired_ratio(times, "output", "full"))
+        result[impl] = output_share(lm, tokens, reps, device)
     return result

@@ -8,10 +8,13 @@ carried from one window to the next and *detached*: the forward pass sees the wh
 the backward pass stops at the window's start (truncated BPTT, Williams & Peng 1990).
 
 Each step minimises the mean cross-entropy :math:`\bar\ell` in nats per token; perplexity is
-:math:`e^{\bar\ell}`. Gradients are clipped to a global norm (Pascanu et al. 2013). On a CUDA
-GPU the forward pass runs under ``torch.autocast`` (bfloat16 where supported, else float16
+:math:`e^{\bar\ell}`. A window's loss is ``window_loss``: the model's own ``nll`` where it has
+one (an adaptive softmax scores only each target's cluster, never the full distribution), else
+the cross-entropy of its logits. Gradients are clipped to a global norm (Pascanu et al. 2013).
+On a CUDA GPU the forward pass runs under ``torch.autocast`` (bfloat16 where supported, else float16
 with a gradient scaler); elsewhere in float32. Any model with the language-model signature of
-``rnnlab.models``, ``model(tokens (B, T), state) -> (logits (B, T, V), state)``, can be trained.
+``rnnlab.models``, ``model(tokens (B, T), state) -> (logits (B, T, V), state)``, optionally with
+``model.nll(tokens, targets, state) -> (mean NLL, state)``, can be trained.
 
 Not here: the data (``rnnlab.data``), the models (``rnnlab.models``).
 """
@@ -97,6 +100,17 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast("cuda", dtype=dtype), dtype
 
 
+def window_loss(model: nn.Module, inputs: Tensor, targets: Tensor, state=None):
+    """(mean NLL of ``targets`` in nats per token, a scalar tensor; the final state) for one
+    window: inputs, targets (B, T). ``model.nll(inputs, targets, state)`` if the model has it,
+    else the cross-entropy of its logits (in float32, also under autocast)."""
+    own = getattr(model, "nll", None)
+    if own is not None:
+        return own(inputs, targets, state)
+    logits, state = model(inputs, state)
+    return language_model_loss(logits.float(), targets), state
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, stream: Tensor, bptt_len: int = 35) -> tuple[float, float]:
     """(mean cross-entropy in nats per token, perplexity) of ``model`` on a batchified stream
@@ -105,8 +119,8 @@ def evaluate(model: nn.Module, stream: Tensor, bptt_len: int = 35) -> tuple[floa
     dev = next(model.parameters()).device
     state, total, count = None, 0.0, 0
     for inputs, targets in bptt_windows(stream, bptt_len):
-        logits, state = model(inputs.to(dev), state)
-        total += language_model_loss(logits.float(), targets.to(dev)).item() * targets.numel()
+        loss, state = window_loss(model, inputs.to(dev), targets.to(dev), state)
+        total += loss.item() * targets.numel()
         count += targets.numel()
     nll = total / count
     return nll, math.exp(nll)
@@ -127,8 +141,7 @@ def train_epoch(model: nn.Module, stream: Tensor, optimizer: torch.optim.Optimiz
         inputs, targets = inputs.to(dev), targets.to(dev)
         state = detach_state(state)                    # keep the value, cut the gradient
         with autocast:
-            logits, state = model(inputs, state)
-            loss = language_model_loss(logits.float(), targets)
+            loss, state = window_loss(model, inputs, targets, state)
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()

@@ -1,8 +1,10 @@
-"""rnnlab.timing: interleaved rounds, paired ratios, the output layer's share of an LM step."""
+"""rnnlab.timing: interleaved rounds, paired ratios, window segments, the output layer's share
+of an LM step."""
 
 import pytest
+import torch
 
-from rnnlab import timing
+from rnnlab import models, timing
 
 
 def test_every_callable_runs_once_per_round_in_a_rotating_order():
@@ -43,3 +45,18 @@ def test_the_output_layer_share_is_the_paired_ratio_of_the_two_steps(monkeypatch
 def test_a_real_measurement_gives_positive_times():
     result = timing.output_layer_share("cpu", reps=3, vocab=100, T=4, B=2, E=8, H=8, impls=("fused",))
     assert result["fused"]["full_ms"] > 0 and result["fused"]["output_ms"] > 0 and result["fused"]["fraction"] > 0
+
+
+def test_window_segments_cut_the_first_windows_into_consecutive_runs_of_whole_windows():
+    # a stream of 100 columns has ceil(99 / 10) = 10 windows of bptt 10, the last of 9 tokens
+    assert timing.window_segments(100, 10**9, 3, 10) == [(0, 30), (30, 70), (70, 99)]
+    assert timing.window_segments(100, 4, 2, 10) == [(0, 20), (20, 40)]
+    assert timing.window_segments(100, 2, 5, 10) == [(0, 10), (10, 20)]       # no empty runs
+
+
+def test_the_share_of_any_lm_with_an_output_nll_is_measured():
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 50, (2, 6))
+    for lm in (models.RNNLM(50, 8, 8, tie_weights=True), models.AdaptiveRNNLM(50, [10, 30], 8, 16)):
+        result = timing.output_share(lm, tokens, reps=2, device="cpu")
+        assert result["full_ms"] > 0 and result["output_ms"] > 0 and result["fraction"] > 0

@@ -28,9 +28,9 @@ from torch import nn
 from torch.func import functional_call
 
 from .. import handwired, layers, models
-from .framework import (SEEDS, Case, Check, call_student, compare_tensor, diagnose, fmt, fmt_pair,
-                        judge_gradient, judge_seeded, module_answer, probe_gradient, probe_seeded, register,
-                        restored_weights, type_problem)
+from .framework import (Case, Check, SEEDS, call_student, compare_tensor, diagnose, fmt, fmt_pair,
+                        gradient_error, judge_gradient, judge_seeded, module_answer, probe_gradient,
+                        probe_seeded, register, restored_weights, type_problem)
 from .plain import TENSOR_TYPES, describe, restore
 
 FLOAT32_EXP_LIMIT = 88.72   # exp(z) is inf in float32 for z above ln(3.4e38)
@@ -495,7 +495,7 @@ def _probe_loss(student_fn, inputs, seconds):
             grads = torch.autograd.grad(got.reshape(()), list(model.lm.parameters()), allow_unused=True)
             result["grads"] = [None if g is None else describe(g) for g in grads]
         except Exception as error:  # noqa: BLE001 (the student's graph)
-            result["grad_error"] = f"{type(error).__name__}: {error}"
+            result["grad_error"] = gradient_error(error)
     return result
 
 

@@ -38,9 +38,10 @@ from torch import nn
 
 from .. import gate_order, gated, layers
 from ..data.tasks import adding_problem
-from .framework import (Case, Check, answers_switched_off, as_leaves, autograd_forbidden, call_student,
-                        compare_tensor, diagnose, module_answer, refusal, register, restored_weights,
-                        switched_off, type_problem)
+from .framework import (Case, Check, answers_switched_off, as_leaves, autograd_forbidden,
+                        call_student, compare_tensor, diagnose, gradient_error, module_answer,
+                        refusal, register, restored_weights, switched_off, type_problem,
+                        upstream_total)
 from .plain import TENSOR_TYPES, describe, restore
 
 RTOL, ATOL = 1e-7, 1e-9
@@ -141,7 +142,7 @@ def _flatten(value, depth: int = 0) -> list:
 
 def _grads_of(got, upstream, leaves) -> list:
     """The gradients of sum over the answer's tensors of (tensor * its upstream weight)."""
-    total = sum((t * u.to(t.dtype)).sum() for t, u in zip(_flatten(got), upstream))
+    total = upstream_total(_flatten(got), upstream)
     return list(torch.autograd.grad(total, leaves, allow_unused=True))
 
 
@@ -166,7 +167,7 @@ def _probe_differentiable(student_fn, inputs, seconds, switch_off: bool = True):
         try:
             result["grads"] = [None if g is None else describe(g) for g in _grads_of(got, upstream, leaves)]
         except Exception as error:  # noqa: BLE001 (the student's graph)
-            result["grad_error"] = f"{type(error).__name__}: {error}"
+            result["grad_error"] = gradient_error(error)
     return result
 
 

@@ -35,7 +35,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .. import bidirectional, models, tagging
 from ..data.toy_english import UPOS_TAGS, ToyEnglish
 from .framework import (Case, Check, as_leaves, call_student, compare_tensor, diagnose, fmt_pair,
-                        judge_gradient, module_answer, probe_gradient, register, restored_weights, type_problem)
+                        gradient_error, judge_gradient, module_answer, probe_gradient, register,
+                        restored_weights, type_problem, upstream_total)
 from .plain import NUMBER_TYPES, TENSOR_TYPES, describe, restore
 
 def _randn(seed: int, *shape) -> torch.Tensor:
@@ -80,7 +81,7 @@ def _two_tensors(got) -> bool:
 
 def _grads_of(pair, upstream, leaves) -> list:
     """The gradients of sum(output * upstream_output) + sum(h_n * upstream_h) w.r.t. ``leaves``."""
-    total = sum((t * u.to(t.dtype)).sum() for t, u in zip(pair, upstream))
+    total = upstream_total(pair, upstream)
     return list(torch.autograd.grad(total, leaves, allow_unused=True))
 
 
@@ -101,7 +102,7 @@ def _probe_recurrent(student_fn, inputs, seconds):
         try:
             result["grads"] = [None if g is None else describe(g) for g in _grads_of(got, upstream, leaves)]
         except Exception as error:  # noqa: BLE001 (the student's graph)
-            result["grad_error"] = f"{type(error).__name__}: {error}"
+            result["grad_error"] = gradient_error(error)
     return result
 
 

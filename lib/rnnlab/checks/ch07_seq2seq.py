@@ -36,7 +36,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .. import attention, decoding, seq2seq
 from ..data.dates import date_pairs
 from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt_pair,
-                        judge_gradient, module_answer, register, restored_weights, switched_off, type_problem)
+                        gradient_error, judge_gradient, module_answer, register, restored_weights,
+                        switched_off, type_problem, upstream_total)
 from .plain import TENSOR_TYPES, describe, restore
 
 BOS_ID, EOS_ID, PAD_ID = 1, 2, 3          # <unk> 0, <s> 1, </s> 2, <pad> 3 in both vocabularies
@@ -262,7 +263,7 @@ def _grads(total, leaves) -> list:
 
 def _pair_total(pair, upstream):
     """sum(first * upstream[0]) + sum(second * upstream[1])."""
-    return sum((t * u.to(t.dtype)).sum() for t, u in zip(pair, upstream))
+    return upstream_total(pair, upstream)
 
 
 def _described_grads(grads) -> list:
@@ -304,7 +305,7 @@ def _probe_encode(student_fn, inputs, seconds):
         try:
             result["grads"] = _described_grads(_grads(_pair_total(got, upstream), params))
         except Exception as error:  # noqa: BLE001 (the student's graph)
-            result["grad_error"] = f"{type(error).__name__}: {error}"
+            result["grad_error"] = gradient_error(error)
     return result
 
 
@@ -416,7 +417,7 @@ def _probe_loss(student_fn, inputs, seconds):
         try:
             result["grads"] = _described_grads(_grads(got, params))
         except Exception as error:  # noqa: BLE001 (the student's graph)
-            result["grad_error"] = f"{type(error).__name__}: {error}"
+            result["grad_error"] = gradient_error(error)
     return result
 
 
@@ -536,7 +537,7 @@ def _probe_attention(student_fn, inputs, seconds):
         try:
             result["grads"] = _described_grads(_grads(_pair_total(got, upstream), leaves))
         except Exception as error:  # noqa: BLE001 (the student's graph)
-            result["grad_error"] = f"{type(error).__name__}: {error}"
+            result["grad_error"] = gradient_error(error)
     return result
 
 

@@ -6,7 +6,8 @@ A check has two halves:
 - the **probe** calls the student's function on the inputs of one case, on a fresh copy and
   under a time limit, and returns plain data (``rnnlab.checks.plain``): the described answer, or
   an ``"error"`` saying what went wrong (it raised, and on which line of the student's code; it
-  changed its inputs; it ran too long);
+  mixed tensors of two devices, with what to do about it; it changed its inputs; it ran too
+  long). An answer computed on a GPU is described, and compared, on the CPU;
 - the **judge** reads that plain data, rebuilds the answer, checks its exact type, and compares
   it with the reference answer, naming the first place where the two differ.
 
@@ -23,6 +24,7 @@ import functools
 import importlib
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -242,12 +244,29 @@ def call_student(fn: Callable, inputs: tuple, seconds: float,
     except NotImplementedError:
         return None, "not implemented yet: the function still raises NotImplementedError"
     except Exception as error:  # the student's bug, reported, never re-raised
+        if mixes_devices(error):
+            return None, (f"your function mixed tensors on different devices ({type(error).__name__}: "
+                          f"{error}){_where(error)}; {DEVICE_ADVICE}")
         return None, f"your function raised {type(error).__name__}: {error}{_where(error)}"
     for i, (before, after) in enumerate(zip(inputs, args) if copy_inputs else ()):
         if not same(before, after):
             return None, (f"your function changed its input argument {i + 1}; "
                           "work on a copy instead of modifying what you are given")
     return got, None
+
+
+# torch's words for an operation on tensors of two devices (CPU, CUDA, meta)
+_MIXED_DEVICES = re.compile(r"same device|expected device|not at the same device|"
+                            r"Expected object of device type|on different devices", re.IGNORECASE)
+DEVICE_ADVICE = ("the judge passes CPU tensors: create new tensors on the inputs' device "
+                 "(torch.zeros(..., device=x.device), torch.zeros_like(x), x.new_zeros(...)), not on "
+                 "a fixed one such as \"cuda\"; an answer on any device is compared after moving it "
+                 "to the CPU")
+
+
+def mixes_devices(error: BaseException) -> bool:
+    """Whether torch raised ``error`` because an operation met tensors on two devices."""
+    return isinstance(error, RuntimeError) and bool(_MIXED_DEVICES.search(str(error)))
 
 
 def default_probe(student_fn: Callable, inputs: tuple, seconds: float) -> ProbeResult:
@@ -568,12 +587,25 @@ def probe_gradient(student_fn: Callable, inputs: tuple, seconds: float, leaves: 
     weight = inputs[upstream]
     if isinstance(got, torch.Tensor) and got.requires_grad and tuple(got.shape) == tuple(weight.shape):
         try:
-            grads = torch.autograd.grad((got * weight.to(got.dtype)).sum(), [args[i] for i in leaves],
+            grads = torch.autograd.grad(upstream_total([got], [weight]), [args[i] for i in leaves],
                                         allow_unused=True)
             result["grads"] = [None if g is None else describe(g) for g in grads]
         except Exception as error:  # noqa: BLE001 (the student's graph)
-            result["grad_error"] = f"{type(error).__name__}: {error}"
+            result["grad_error"] = gradient_error(error)
     return result
+
+
+def upstream_total(tensors: Sequence, upstream: Sequence):
+    """sum_i sum(tensors[i] * upstream[i]): the scalar whose gradient is the backward pass of the
+    answer's tensors against upstream weights, each weight moved to its tensor's device and dtype
+    (an answer computed on a GPU meets the judge's CPU weights)."""
+    return sum((t * u.to(t.device, t.dtype)).sum() for t, u in zip(tensors, upstream))
+
+
+def gradient_error(error: BaseException) -> str:
+    """What went wrong in the backward pass through a student's answer, for ``judge_gradient``."""
+    advice = f"; {DEVICE_ADVICE}" if mixes_devices(error) else ""
+    return f"{type(error).__name__}: {error}{advice}"
 
 
 def judge_gradient(result: ProbeResult, expected_grads: Sequence, names: Sequence[str],
