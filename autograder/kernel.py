@@ -20,7 +20,9 @@ that plus its check's time limit for every case it runs.
 A cell that kills the kernel (a segmentation fault, ``os._exit``, running out of memory) or
 that does not stop when interrupted is skipped and the notebook is run again from the start
 without it, at most ``max_restarts`` times; the notes say which cell and why. The text output
-of a cell is capped at ``output_kb`` while it runs.
+of a cell is capped at ``output_kb`` while it runs, and the processes a cell leaves running
+(a fork bomb's copies of the kernel spin on, taking the CPU that the next checks' time limits
+measure) are stopped when it ends; the notes say so.
 """
 
 from __future__ import annotations
@@ -178,6 +180,15 @@ class SandboxKernelManager(AsyncKernelManager):
         process = getattr(self.provisioner, "process", None)
         return process.poll() if process is not None else None
 
+    def remember_own_processes(self) -> None:
+        """bwrap's and the kernel's processes, taken once the kernel answers: every other
+        process of its cgroup was started by a cell."""
+        self.own = frozenset(self.cgroup.processes()) if self.cgroup else frozenset()
+
+    def stop_leftovers(self) -> int:
+        """Kill the processes a cell left running; how many (none without a cgroup)."""
+        return self.cgroup.kill_all(keep=self.own) if self.cgroup and self.own else 0
+
     def remove(self) -> None:
         if self.cgroup:
             self.cgroup.remove()
@@ -209,7 +220,7 @@ class SandboxedExecute(Execute):
         names = [n for cell in nb.cells for n in check_names(cell)]
         run = RunFolder(Path(resources["metadata"]["path"]), guarded_copy())
         notes, skipped = [], {}
-        self._truncated = 0
+        self._truncated, self._leftovers = 0, {}
         try:
             run.write_cases(names)
             budget = self.wall_s + sum(self._check_seconds(n) for n in names)
@@ -232,6 +243,9 @@ class SandboxedExecute(Execute):
                     executed = todo
                 finally:
                     self._shutdown(km)
+            for index, count in sorted(self._leftovers.items()):
+                notes.append(f"running the notebook: cell {index + 1} {self._describe(nb.cells[index])} "
+                             f"left {count} process(es) running; they were stopped when it ended")
             if self._truncated:
                 notes.append(f"the output of {self._truncated} cell(s) was cut at {self.output_kb} kB")
             resources["rnnlab"] = {"records": run.read_records(), "notes": notes, "skipped": skipped}
@@ -263,6 +277,7 @@ class SandboxedExecute(Execute):
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
+            km.remember_own_processes()
             for index, cell in enumerate(self.nb.cells):
                 if index in skipped:
                     cell.outputs = [nbformat.v4.new_output(
@@ -279,6 +294,9 @@ class SandboxedExecute(Execute):
                     raise KernelLost(index, self._deafness(cell)) from None
                 if self._interrupted and not self._responsive():
                     raise KernelLost(index, self._deafness(cell))
+                stopped = km.stop_leftovers()
+                if stopped:
+                    self._leftovers[index] = max(stopped, self._leftovers.get(index, 0))
         self.set_widgets_metadata()
         return self.nb
 

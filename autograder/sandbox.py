@@ -168,22 +168,32 @@ class Cgroup:
                 return True
         return False
 
-    def kill_all(self) -> None:
+    def processes(self) -> set[int]:
+        """The processes in this cgroup now (none where there is no cgroup)."""
+        pids = set()
+        for path in self.paths:
+            try:
+                pids |= {int(p) for p in (path / "cgroup.procs").read_text().split()}
+            except OSError:
+                pass
+        return pids
+
+    def kill_all(self, keep: frozenset = frozenset()) -> int:
+        """SIGKILL every process of the cgroup but those in ``keep``, again until none is left
+        (a fork bomb forks on while it is killed); how many were killed."""
+        killed = set()
         for _ in range(50):
-            pids = set()
-            for path in self.paths:
-                try:
-                    pids |= {int(p) for p in (path / "cgroup.procs").read_text().split()}
-                except OSError:
-                    pass
+            pids = self.processes() - keep
             if not pids:
-                return
+                break
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
+                    killed.add(pid)
                 except OSError:
                     pass
             time.sleep(0.02)
+        return len(killed)
 
     def remove(self) -> None:
         self.kill_all()

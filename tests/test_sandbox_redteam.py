@@ -143,6 +143,7 @@ def test_every_fault_and_every_lost_point_has_a_reason(graded):
     assert "order" in reason("reordered cells")
     assert "cut at" in reason("20 MB single-line output")
     assert "segmentation fault" in reason("segfault (ctypes)")
+    assert "left" in reason("fork bomb") and "stopped" in reason("fork bomb")
     for fault in ("os._exit", "memory bomb", "infinite loop swallowing KeyboardInterrupt"):
         assert "notebook" in reason(fault) and "cell" in reason(fault), (fault, reason(fault))
     # the feedback carries the reasons too
@@ -174,26 +175,35 @@ def test_disagreements_are_flagged_for_review(graded):
 
 def test_nbgrader_autograde_from_the_course_root_gives_the_same_scores(graded, course_copy):
     """The corpus again, as an instructor types it: `nbgrader autograde 01_ngram` in the course
-    root (serially, in one process, into a gradebook of its own): every score is identical, so
-    every attack scores no higher through this path either, and grading is deterministic."""
+    root, into a gradebook of its own (two such commands at once, one for the students whose
+    id starts with "attack_" and one for the others, as `--student` globs them, to halve the
+    wait): every score is identical, so every attack scores no higher through this path either,
+    and grading is deterministic."""
     rows, expected, work, _ = graded
     assert rows["solution"]["score"] == rows["solution_again"]["score"]
     config, base = course_copy
-    db = base / "cli.db"
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", STEM, "--force",
-                    f"--CourseDirectory.db_url=sqlite:///{db}",
-                    f"--CourseDirectory.release_directory={base / 'cli_release'}"],
-                   cwd=course.ROOT, check=True, capture_output=True)
     limits = [f"--SandboxedExecute.{k}={v}" for k, v in LIMITS.items()]
-    command = [sys.executable, "-m", "nbgrader", "autograde", STEM, "--force",
-               f"--CourseDirectory.db_url=sqlite:///{db}",
-               f"--CourseDirectory.submitted_directory={work / 'submitted'}",
-               f"--CourseDirectory.autograded_directory={base / 'cli_autograded'}", *limits]
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    subprocess.run(command, cwd=course.ROOT, capture_output=True, env=env)  # exits 1: nbgrader's own
-    from nbgrader.api import Gradebook                                      # error for the bad files
-    with Gradebook(f"sqlite:///{db}") as gb:
-        scores = {s.student.id: s.score for s in gb.find_assignment(STEM).submissions}
+    commands = {}
+    for half, students in (("attacks", "attack_*"), ("others", "[!a]*")):
+        db = base / f"cli_{half}.db"
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", STEM, "--force",
+                        f"--CourseDirectory.db_url=sqlite:///{db}",
+                        f"--CourseDirectory.release_directory={base / ('cli_release_' + half)}"],
+                       cwd=course.ROOT, check=True, capture_output=True)
+        commands[db] = subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", "autograde", STEM, "--force", f"--student={students}",
+             f"--CourseDirectory.db_url=sqlite:///{db}",
+             f"--CourseDirectory.submitted_directory={work / 'submitted'}",
+             f"--CourseDirectory.autograded_directory={base / ('cli_autograded_' + half)}", *limits],
+            cwd=course.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from nbgrader.api import Gradebook
+    scores = {}
+    for db, command in commands.items():
+        command.wait()  # exits 1: nbgrader's own error for the bad files
+        with Gradebook(f"sqlite:///{db}") as gb:
+            scores.update({s.student.id: s.score for s in gb.find_assignment(STEM).submissions})
+    assert not set(scores) - set(expected)
     differ = {s: (scores.get(s), float(rows[s]["score"])) for s in expected if scores.get(s) != float(rows[s]["score"])}
     assert not differ, f"(nbgrader autograde, make grade) differ: {differ}"
 
