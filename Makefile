@@ -37,7 +37,8 @@ student: $(STUDENT_STAMP)
 	$(BIN)/jupyter lab $(if $(NOTEBOOK),notebooks/$(NOTEBOOK)/$(NOTEBOOK).ipynb,notebooks)
 
 # Chapter outputs are cached by jupyter-cache, which keys on the cells only: a change to
-# rnnlab's sources must re-execute every page, so the cache is dropped when they change. The
+# rnnlab's sources must re-execute every page, so the cache is dropped when they change, and
+# with it Sphinx's environment (.doctrees: it would keep the old outputs of unchanged pages). The
 # pages are executed in parallel (one process per core, one thread each: the chapters' models
 # are small, and two threads per page on a loaded machine are slower than one) into that cache,
 # then the book is built from it; a page that fails there is executed again by the build, which
@@ -50,7 +51,7 @@ PAGE_TIMEOUT := $(shell sed -n 's/^ *timeout: *//p' _config.yml)
 site: $(STAMP)
 	@mkdir -p $(BUILD)
 	@if [ "$$(cat $(BUILD)/.rnnlab-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then \
-	    rm -rf $(CACHE); echo "$(LIB_HASH)" > $(BUILD)/.rnnlab-hash; fi
+	    rm -rf $(CACHE) $(BUILD)/.doctrees; echo "$(LIB_HASH)" > $(BUILD)/.rnnlab-hash; fi
 	@echo y | $(BIN)/jcache notebook -p $(CACHE) add -r myst_nb_md $(PAGES) >/dev/null
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jcache project -p $(CACHE) execute -e local-parallel -t $(PAGE_TIMEOUT)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
@@ -86,7 +87,7 @@ test: site
 	@$(BIN)/jcache cache -p $(CACHE) list
 
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # The course's table of language models on one corpus (rnnlab.reproduce), into runs/; run it
 # again after an interruption to resume. CORPUS: synthetic, docstrings, wikitext2 or ptb;

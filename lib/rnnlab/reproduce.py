@@ -582,17 +582,15 @@ def draw_validation_vs_time(results: dict, ax) -> None:
 
 
 def plot(results: dict, folder: Path) -> None:
-    """perplexity_vs_parameters.png and validation_vs_time.png in ``folder``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """perplexity_vs_parameters.png and validation_vs_time.png in ``folder`` (figures of their
+    own, without pyplot: the caller's matplotlib backend, a notebook's inline one, is untouched)."""
+    from matplotlib.figure import Figure
 
     for draw, name in ((draw_perplexity_vs_parameters, "perplexity_vs_parameters"),
                        (draw_validation_vs_time, "validation_vs_time")):
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        draw(results, ax)
+        fig = Figure(figsize=(6.5, 4))
+        draw(results, fig.subplots())
         fig.savefig(folder / f"{name}.png", dpi=120, bbox_inches="tight")
-        plt.close(fig)
 
 
 def main(argv=None) -> dict:
