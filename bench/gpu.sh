@@ -47,47 +47,6 @@ timeout 60 "$PYTHON" bench/bench_output_layer.py --device cuda --amp --threads 8
 [ $? -eq 0 ] || { status=1; tail -20 "$RESULTS/bench_output_layer.txt"; }
 
 echo "== the table"
-"$PYTHON" - "$RESULTS" <<'EOF'
-import json, sys
-from pathlib import Path
-
-folder = Path(sys.argv[1])
-tests = (folder / "pytest.txt").read_text().strip().splitlines()
-print("pytest -m gpu:", tests[-1] if tests else "no output")
-rnn = sorted(folder.glob("bench_rnn-*.json"))
-lm = sorted(folder.glob("bench_lm_training-*.json"))
-output = sorted(folder.glob("bench_output_layer-*.json"))
-print(f"\n{'what':44s} {'ms or tokens/s':>26s} {'x cuDNN / x example':>20s}")
-if rnn:
-    report = json.loads(rnn[-1].read_text())
-    print(f"layers, one training step, {report.get('gpu_name')}, float32 (ms; time / cuDNN's)")
-    for row in report.get("gpu", []):
-        for impl, ms in row["ms"].items():
-            if impl != "torch.nn":
-                print(f"  {row['kind']:4s} {str(tuple(row['shape'])):20s} {impl:18s} "
-                      f"{ms:10.2f} ms (cuDNN {row['ms']['torch.nn']:7.2f}) {row['ratio'][impl]:10.2f}")
-else:
-    print("bench_rnn.py wrote no results")
-if lm:
-    report = json.loads(lm[-1].read_text())
-    print(f"LM training, {report['corpus']}, {report['windows']} windows, {report['dtype']} "
-          "(tokens/s; speed-up over the example)")
-    for impl, speed in report["tokens_per_second"].items():
-        print(f"  {impl:44s} {speed:12,.0f} tokens/s {report['ratio_over_example'][impl]:10.2f}"
-              f"   valid ppl {report['valid_perplexity'][impl]:.2f}")
-    print("  target (fused >= 1.0x, perplexity within 1%):", "met" if report["target_met"] else "MISSED")
-else:
-    print("bench_lm_training.py wrote no results")
-if output:
-    report = json.loads(output[-1].read_text())
-    print(f"output layers, {report['corpus']}, vocabulary {report['vocabulary']:,}, {report['dtype']} "
-          "(s per epoch; time / the full softmax's)")
-    for name, row in report["rows"].items():
-        print(f"  {name:44s} {row['epoch_seconds']:10.2f} s/epoch {row['time_ratio']:10.2f}"
-              f"   {row['parameters']:,} parameters, output share {100 * row['output_share']['fraction']:.0f}%,"
-              f" test ppl {row['test_perplexity']:.1f}")
-else:
-    print("bench_output_layer.py wrote no results")
-EOF
+"$PYTHON" bench/gpu_table.py "$RESULTS"
 echo "(all outputs in $RESULTS)"
 exit $status

@@ -40,8 +40,8 @@ from .. import gate_order, gated, layers
 from ..data.tasks import adding_problem
 from .framework import (Case, Check, answers_switched_off, as_leaves, autograd_forbidden,
                         call_student, compare_tensor, diagnose, gradient_error, module_answer,
-                        refusal, register, restored_weights, switched_off, type_problem,
-                        upstream_total)
+                        never_updated, refusal, register, restored_weights, seeded_initialisation,
+                        switched_off, type_problem, upstream_total)
 from .plain import TENSOR_TYPES, describe, restore
 
 RTOL, ATOL = 1e-7, 1e-9
@@ -701,11 +701,8 @@ def _judge_training(case: Case, result) -> Optional[str]:
     message = (f"on {len(test_y)} held-out sequences of length {LENGTH} your model's mean squared error is "
                f"{held_out:.4f}; it needs below {MSE_THRESHOLD} (always predicting 1 gives {BASELINE_MSE:.3f})")
     H = model.lstm.hidden_size
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        untrained = AddingLSTM(H).double()
-    pairs = [(p, q) for p, q in zip(model.state_dict().values(), untrained.state_dict().values())]
-    if all(torch.equal(p, q) for p, q in pairs):
+    untrained = seeded_initialisation(lambda: AddingLSTM(H), seed)
+    if len(never_updated(model, untrained)) == len(model.state_dict()):
         return message + (". Your model's weights are exactly those of an AddingLSTM built right after "
                           "torch.manual_seed(seed): they were never updated (is optimizer.step() called?)")
     on_train = _mse(model, x, y)

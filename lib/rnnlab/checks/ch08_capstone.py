@@ -35,8 +35,9 @@ from .. import lm, models, reproduce, train
 from ..data.synthetic import synthetic_corpus
 from ..data.batching import build_vocab
 from ..ngram import NGramLM
-from .framework import (Case, Check, _where, call_student, diagnose, fmt_pair, module_answer, numbers_differ,
-                        register, restored_weights, short, switched_off)
+from .framework import (Case, Check, _where, call_student, diagnose, fmt_pair, module_answer, never_updated,
+                        numbers_differ, register, restored_weights, seeded_initialisation, short,
+                        switched_off)
 from .plain import NUMBER_TYPES, describe, restore
 
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2          # <unk> 0, <s> 1, </s> 2 in every vocabulary of the notebook
@@ -554,14 +555,12 @@ def _judge_training(case: Case, result) -> Optional[str]:
                f"sentences; it needs below {THRESHOLD:g} (a Kneser-Ney trigram model has about 13.4, the language's "
                f"exact model {oracle:.2f})")
     H, E = model.rnn.hidden_size, model.embedding.embedding_dim
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        untrained = CapstoneLM(len(vocab), E, H, model.kind).double()
-    pairs = [(name, p, q) for (name, p), (_, q) in zip(model.state_dict().items(), untrained.state_dict().items())]
-    if all(torch.equal(p, q) for _, p, q in pairs):
+    untrained = seeded_initialisation(lambda: CapstoneLM(len(vocab), E, H, model.kind), seed)
+    unchanged = never_updated(model, untrained)
+    if len(unchanged) == len(model.state_dict()):
         return message + (". Your model's weights are exactly those of a CapstoneLM built right after "
                           "torch.manual_seed(seed): they were never updated (is optimizer.step() called?)")
-    frozen = sorted({name.split(".")[0] for name, p, q in pairs if torch.equal(p, q)})
+    frozen = sorted({name.split(".")[0] for name in unchanged})
     if frozen:
         return message + (f". The weights of your model's {' and '.join(frozen)} are still those of the seeded "
                           "initialisation: give the optimizer all of model.parameters()")

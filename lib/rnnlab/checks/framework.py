@@ -658,6 +658,22 @@ def restored_weights(weights, max_elements: int, far_more_than: str) -> tuple[Op
     return found, None
 
 
+def seeded_initialisation(build: Callable, seed: int):
+    """The model ``build()`` makes right after ``torch.manual_seed(seed)``, in float64, with the
+    caller's random state left as it was: where a trained answer started from."""
+    import torch
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build().double()
+
+
+def never_updated(model, initial) -> list[str]:
+    """The names of ``model``'s weights still equal to ``initial``'s (``state_dict`` order)."""
+    import torch
+    return [name for (name, p), (_, q) in zip(model.state_dict().items(), initial.state_dict().items())
+            if torch.equal(p, q)]
+
+
 SEEDS = (1234, 4321)
 
 
