@@ -6,7 +6,8 @@ again only when the wrong answer's cell binds a name that part's function reads 
 through the functions it calls); otherwise that part runs exactly the solution's code, which
 test_grading.py grades in full."""
 
-import ast
+import dis
+import symtable
 import types
 
 import pytest
@@ -38,16 +39,21 @@ def answers(kind):
     return out
 
 
+GLOBAL_OPS = {"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"}
+
+
 def globals_read(fn, namespace: dict) -> set:
-    """The global names ``fn`` reads, and those of the functions of ``namespace`` it calls."""
+    """The global names ``fn`` reads (not its attributes: ``F.cross_entropy`` reads ``F``), and
+    those of the functions of ``namespace`` it calls."""
     seen, todo = set(), [fn]
     while todo:
         code = getattr(todo.pop(), "__code__", None)
         stack = [code] if code else []
         while stack:
             code = stack.pop()
-            for name in code.co_names:
-                if name not in seen:
+            for instruction in dis.get_instructions(code):
+                name = instruction.argval
+                if instruction.opname in GLOBAL_OPS and name not in seen:
                     seen.add(name)
                     if isinstance(namespace.get(name), types.FunctionType):
                         todo.append(namespace[name])
@@ -56,16 +62,11 @@ def globals_read(fn, namespace: dict) -> set:
 
 
 def bound_names(source: str) -> set:
-    """The names a cell binds at its top level (defs, classes, assignments, imports)."""
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-    return names
+    """The names a cell binds at its top level (defs, classes, assignments, imports; not the
+    local names of the functions it defines)."""
+    table = symtable.symtable(source, "<cell>", "exec")
+    return {s.get_name() for s in table.get_symbols()
+            if s.is_assigned() or s.is_imported() or s.is_namespace()}
 
 
 @pytest.mark.parametrize("stem, name, answer", answers("wrong"))
