@@ -150,6 +150,30 @@ def token_streams():
     return f"stdlib docstrings (Python {corpus.python_version})", corpus.train, corpus.valid
 
 
+class OwnRandomState:
+    """A random state per model, all starting from the same: each model's training draws its
+    dropout masks from its own stream, as if it were trained alone, so the interleaved rounds
+    give the models the masks they would get one after the other; where two models consume the
+    stream alike (nn.LSTM and the fused path, one kernel with the same dropout), the same masks."""
+
+    def __init__(self, device: torch.device, names):
+        self.cuda = device.type == "cuda"
+        self.states = {name: self._get() for name in names}
+
+    def _get(self):
+        return (torch.get_rng_state(), torch.cuda.get_rng_state() if self.cuda else None)
+
+    def around(self, name: str, step):
+        def run():
+            cpu, cuda = self.states[name]
+            torch.set_rng_state(cpu)
+            if self.cuda:
+                torch.cuda.set_rng_state(cuda)
+            step()
+            self.states[name] = self._get()
+        return run
+
+
 def rnnlab_copy(example: RNNModel, impl: str) -> RNNLM:
     """An RNNLM with the example's architecture and its very weights."""
     ours = RNNLM(example.ntoken, EMSIZE, NHID, kind="lstm", num_layers=NLAYERS, dropout=DROPOUT,
@@ -209,7 +233,9 @@ def main(argv=None) -> dict:
         train_epoch(ours[impl], train[:, a:b + 1], optimizers[impl], config)
 
     next_part = {"example": 0, **{impl: 0 for impl in impls}}
-    steps = {"example": example_step, **{impl: (lambda i=impl: rnnlab_step(i)) for impl in impls}}
+    own_rng = OwnRandomState(device, ["example", *impls])
+    steps = {"example": own_rng.around("example", example_step),
+             **{impl: own_rng.around(impl, lambda i=impl: rnnlab_step(i)) for impl in impls}}
     print(f"{name}: {train.numel():,} training tokens, vocabulary {len(vocab):,}; {windows} windows "
           f"of {BATCH}x{BPTT} in {len(parts)} segments (the first the warm-up); {device}, "
           f"{torch.get_num_threads()} threads, {'bf16 autocast' if amp else 'float32'}", flush=True)
