@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from rnnlab import decoding, seq2seq
+from rnnlab import attention, decoding, seq2seq
 from rnnlab.attention import BahdanauAttention
 from rnnlab.decoding import beam_search, greedy_decode
 from rnnlab.seq2seq import Bridge, Encoder, teacher_forced_loss
@@ -223,3 +223,15 @@ def test_the_librarys_references_are_switched_off_while_a_student_function_runs(
     with pytest.raises(CheckFailed, match="yours to implement"):
         check("07_seq2seq.beam_search", calls_the_library)
     check("07_seq2seq.beam_search", reference_beam)
+
+
+def test_the_librarys_helpers_are_switched_off_too():
+    """Not only the parts' answers: the helpers of those modules are not in the grading sandbox
+    either, so an answer that calls one fails in the notebook as it would when graded."""
+    def uses_a_helper(query, keys, mask, W, U, b, v):
+        attention.masked_softmax(torch.zeros(mask.shape, dtype=query.dtype), mask)
+        return reference_attention(query, keys, mask, W, U, b, v)
+
+    with pytest.raises(CheckFailed, match="masked_softmax is switched off"):
+        check("07_seq2seq.additive_attention", uses_a_helper)
+    check("07_seq2seq.additive_attention", reference_attention)

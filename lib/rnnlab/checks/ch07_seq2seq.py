@@ -35,9 +35,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .. import attention, decoding, seq2seq
 from ..data.dates import date_pairs
-from .framework import (Case, Check, call_student, compare_tensor, diagnose, fmt_pair,
-                        gradient_error, judge_gradient, module_answer, register, restored_weights,
-                        switched_off, type_problem, upstream_total)
+from .framework import (Case, Check, answers_switched_off, call_student, compare_tensor, diagnose,
+                        fmt_pair, gradient_error, judge_gradient, module_answer, register,
+                        restored_weights, type_problem, upstream_total)
 from .plain import TENSOR_TYPES, describe, restore
 
 BOS_ID, EOS_ID, PAD_ID = 1, 2, 3          # <unk> 0, <s> 1, </s> 2, <pad> 3 in both vocabularies
@@ -166,13 +166,14 @@ IMPLEMENT = ("this part is yours to implement: write it with torch and the model
 
 
 def _library_off():
-    """The course library's answers to the parts switched off while a student's function runs
-    (in the grading sandbox they do not exist at all; here they say so). Its helpers, which the
-    references call themselves, stay on: the notebook says the library is not there when graded."""
-    return switched_off([(seq2seq, "Encoder"), (seq2seq, "Bridge"), (seq2seq, "Seq2Seq"),
-                         (seq2seq, "teacher_forced_loss"), (seq2seq, "train_seq2seq"),
-                         (attention, "BahdanauAttention"), (decoding, "greedy_decode"),
-                         (decoding, "beam_search"), (decoding, "predict")], IMPLEMENT)
+    """Everything the course library's seq2seq, attention and decoding modules define (its
+    answers to the parts and their helpers) refused to the student's code while a student's
+    function runs: the grading sandbox has none of it, so what calls it must fail here too. The
+    references, which call one another, still reach it."""
+    return answers_switched_off([(module, name) for module in (seq2seq, attention, decoding)
+                                 for name, value in vars(module).items()
+                                 if not name.startswith("_") and callable(value)
+                                 and getattr(value, "__module__", None) == module.__name__], IMPLEMENT)
 
 
 def _sizes(weights) -> tuple:
