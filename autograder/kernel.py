@@ -143,6 +143,7 @@ class SandboxKernelManager(AsyncKernelManager):
                          connection_file=str(run.conn / "kernel.json"), **kwargs)
         self.run, self.limits, self.sandboxed = run, limits, sandboxed
         self.cgroup = sandbox.Cgroup(limits) if sandboxed else None
+        self.own = frozenset()   # the kernel's own processes, once it answers
         self._kernel_spec = KernelSpec(
             argv=[sandbox.PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             display_name="Python 3 (grading sandbox)", language="python", interrupt_mode="message",
@@ -187,7 +188,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def stop_leftovers(self) -> int:
         """Kill the processes a cell left running; how many (none without a cgroup)."""
-        return self.cgroup.kill_all(keep=self.own) if self.cgroup and self.own else 0
+        return self.cgroup.kill_all(keep=self.own) if self.own else 0
 
     def remove(self) -> None:
         if self.cgroup:

@@ -62,11 +62,17 @@ def globals_read(fn, namespace: dict) -> set:
 
 
 def bound_names(source: str) -> set:
-    """The names a cell binds at its top level (defs, classes, assignments, imports; not the
-    local names of the functions it defines)."""
-    table = symtable.symtable(source, "<cell>", "exec")
-    return {s.get_name() for s in table.get_symbols()
-            if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    """The global names a cell binds: at its top level (defs, classes, assignments, imports), or
+    inside a function under a ``global`` statement; not the local names of its functions."""
+    top = symtable.symtable(source, "<cell>", "exec")
+    names, tables = set(), [top]
+    while tables:
+        table = tables.pop()
+        names |= {s.get_name() for s in table.get_symbols()
+                  if (table is top or s.is_declared_global())
+                  and (s.is_assigned() or s.is_imported() or s.is_namespace())}
+        tables += table.get_children()
+    return names
 
 
 @pytest.mark.parametrize("stem, name, answer", answers("wrong"))
